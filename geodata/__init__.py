@@ -1,0 +1,1 @@
+"""Reads the outside world (packaged datasets, OSM extracts, station files) and builds artifacts."""
