@@ -1,0 +1,51 @@
+# The README's two commands are `make run` and `make test`; everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARTIFACT ?= artifacts/regional
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-test build check lint typecheck bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## run: install, build the regional artifact if absent, serve it on http://$(HOST):$(PORT)
+run: install
+	$(VENV)/bin/locator serve --artifact $(ARTIFACT) --host $(HOST) --port $(PORT) --build-if-missing
+
+## test: install with test extras and run the whole suite
+test: install-test
+	$(PY) -m pytest
+
+build: install
+	$(VENV)/bin/locator build --out $(ARTIFACT) --force
+
+check: install
+	$(VENV)/bin/locator check $(ARTIFACT)
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-test
+	$(VENV)/bin/mypy locator
+
+bench: install-test
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Service configuration (pydantic-settings).
+
+Build a :class:`Settings` where the application starts (``create_app``, the CLI) and pass
+it down; nothing reads the environment at import time. Every field can be set through an
+environment variable with the ``LOCATOR_`` prefix, e.g. ``LOCATOR_ARTIFACT_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings of the locator service and its query limits."""
+
+    model_config = SettingsConfigDict(env_prefix="LOCATOR_", extra="ignore")
+
+    artifact_dir: Path = Field(
+        default=Path("artifacts/regional"), description="Artifact directory to serve."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port of the server.")
+    max_snap_m_regional: float = Field(
+        default=2000.0, gt=0, description="Snap radius on the regional network (metres)."
+    )
+    max_snap_m_street: float = Field(
+        default=200.0, gt=0, description="Snap radius on street-level networks (metres)."
+    )
+    max_k: int = Field(default=10, ge=1, description="Most stations one nearest query returns.")
+    max_minutes: float = Field(default=60.0, gt=0, description="Largest isochrone interval.")
+    max_contours: int = Field(default=4, ge=1, description="Most isochrone intervals per request.")
+    max_points: int = Field(default=100, ge=1, description="Most points in one request.")
+    max_search_s: float = Field(
+        default=4 * 3600.0, gt=0, description="Bound of live searches (seconds of travel)."
+    )
+    circle_buffer_m_regional: float = Field(
+        default=500.0, gt=0, description="Half-width of road-hugging circles, regional network."
+    )
+    circle_buffer_m_street: float = Field(
+        default=50.0, gt=0, description="Half-width of road-hugging circles, street networks."
+    )
+
+    def max_snap_m(self, network_kind: str) -> float:
+        """Snap radius for a network kind (``"regional"`` or ``"street"``)."""
+        return self.max_snap_m_regional if network_kind == "regional" else self.max_snap_m_street

@@ -1,0 +1,1 @@
+"""The ``locator`` console command: glue between geodata (build), locator (check) and api (serve)."""

@@ -1,0 +1,3 @@
+from locator_cli.main import main
+
+raise SystemExit(main())

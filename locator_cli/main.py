@@ -1,0 +1,193 @@
+"""``locator``: build, check and serve station-locator artifacts.
+
+Examples
+--------
+Build the embedded regional border network with the sample stations::
+
+    locator build --out artifacts/regional
+
+Build a street-level artifact for Erenhot from a Geofabrik extract::
+
+    locator build --network inner-mongolia-latest.osm.pbf \\
+        --bbox 111.90,43.60,112.05,43.70 --out artifacts/erenhot
+
+Validate an artifact the way the server loads it, then serve it::
+
+    locator check artifacts/regional
+    locator serve --artifact artifacts/regional
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+log = logging.getLogger("locator")
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError("bbox must be min_lon,min_lat,max_lon,max_lat")
+    try:
+        a, b, c, d = (float(p) for p in parts)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bbox has a non-number: {text!r}") from exc
+    if not all(math.isfinite(v) for v in (a, b, c, d)):
+        raise argparse.ArgumentTypeError("bbox values must be finite")
+    if not (-180 <= a < c <= 180 and -90 <= b < d <= 90):
+        raise argparse.ArgumentTypeError(
+            "bbox must satisfy -180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90"
+        )
+    return a, b, c, d
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("must be a positive finite number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="locator",
+        description="Station locator for the border ports of Inner Mongolia: build, check, serve.",
+        epilog="Run `locator COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser(
+        "build",
+        help="build an artifact from a road network and a station file",
+        description=(
+            "Build a versioned artifact directory (graph arrays, station store, ports, admin "
+            "units, manifest) from the embedded regional network or an OpenStreetMap extract."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    b.add_argument("--network", default="regional",
+                   help="'regional' (embedded border network) or an OSM extract: .osm.pbf, .osm, .osm.bz2")
+    b.add_argument("--bbox", type=_bbox, default=None,
+                   help="clip an OSM extract: min_lon,min_lat,max_lon,max_lat (WGS 84)")
+    b.add_argument("--polygon", type=Path, default=None,
+                   help="clip an OSM extract by a GeoJSON Polygon/MultiPolygon file")
+    b.add_argument("--stations", type=Path, default=None,
+                   help="station file (GeoJSON or CSV, see docs/stations.md); default: bundled "
+                        "samples on the regional network, none on an OSM extract")
+    b.add_argument("--truck-kph", type=_positive, default=60.0,
+                   help="truck speed on the regional network; truck speed cap on OSM extracts")
+    b.add_argument("--car-kph", type=_positive, default=80.0,
+                   help="car speed on the regional network (OSM extracts use per-class speeds)")
+    b.add_argument("--walk-kph", type=_positive, default=5.0, help="walking speed (OSM extracts)")
+    b.add_argument("--out", type=Path, required=True, help="artifact directory to write")
+    b.add_argument("--force", action="store_true", help="replace an existing artifact")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    c = sub.add_parser(
+        "check",
+        help="load and validate an artifact (like osrm-routed --trial)",
+        description="Load every part of an artifact as the server would; print a JSON report; "
+                    "exit 1 if anything is missing or inconsistent.",
+    )
+    c.add_argument("artifact", type=Path, help="artifact directory")
+
+    s = sub.add_parser(
+        "serve",
+        help="serve the HTTP API on an artifact",
+        description="Serve the HTTP API. Settings also come from LOCATOR_* environment variables.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument("--artifact", type=Path, default=None,
+                   help="artifact directory (default: LOCATOR_ARTIFACT_DIR or artifacts/regional)")
+    s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
+    s.add_argument("--build-if-missing", action="store_true",
+                   help="build the default regional artifact first if the directory is absent")
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * min(verbosity + 1, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    from locator.errors import LocatorError
+
+    try:
+        if args.command == "build":
+            return _cmd_build(args)
+        if args.command == "check":
+            return _cmd_check(args)
+        return _cmd_serve(args)
+    except LocatorError as exc:
+        print(f"locator {args.command}: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # BuildError, OSM input errors, validation
+        print(f"locator {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from geodata.build import BuildOptions, build
+
+    manifest = build(
+        BuildOptions(
+            out=args.out, network=args.network, bbox=args.bbox, polygon=args.polygon,
+            stations=args.stations, truck_kph=args.truck_kph, car_kph=args.car_kph,
+            walk_kph=args.walk_kph, force=args.force,
+            progress=False if args.no_progress else None,
+        )
+    )
+    from locator.artifact import manifest_summary
+
+    print(json.dumps(manifest_summary(manifest), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from locator.artifact import check_artifact
+
+    report = check_artifact(args.artifact)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from locator.config import Settings
+
+    overrides: dict[str, object] = {}
+    if args.artifact is not None:
+        overrides["artifact_dir"] = args.artifact
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if args.build_if_missing and not (settings.artifact_dir / "manifest.json").is_file():
+        from geodata.build import BuildOptions, build
+
+        log.warning("no artifact at %s: building the regional default", settings.artifact_dir)
+        build(BuildOptions(out=settings.artifact_dir, force=settings.artifact_dir.exists()))
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
