@@ -191,15 +191,22 @@ def network_area(graph: RoadGraph, margin_deg: float = 0.05) -> Any:
 
 def build(opts: BuildOptions) -> dict[str, Any]:
     """Build an artifact; return its manifest. Raises :class:`BuildError` on bad input."""
+    if opts.out.exists() and not opts.force:
+        raise BuildError(f"{opts.out} exists; pass --force to replace it")
+    graph, network_source = _load_network(opts)
+    return write_artifact(graph, network_source, opts)
+
+
+def write_artifact(
+    graph: RoadGraph, network_source: dict[str, Any], opts: BuildOptions
+) -> dict[str, Any]:
+    """Write an artifact for an already loaded graph (used by :func:`build` and tests)."""
     progress = sys.stderr.isatty() if opts.progress is None else opts.progress
     opts.progress = progress
     started = time.perf_counter()
-    steps = ["network", "graph", "stations", "ports and regions", "manifest", "check"]
+    steps = ["graph", "stations", "ports and regions", "manifest", "check"]
     bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress, file=sys.stderr)
     with _staging(opts.out, opts.force) as tmp:
-        bar.set_postfix_str("network")
-        graph, network_source = _load_network(opts)
-        bar.update()
 
         bar.set_postfix_str("graph")
         graph.save(tmp)
