@@ -204,7 +204,7 @@ def write_artifact(
     progress = sys.stderr.isatty() if opts.progress is None else opts.progress
     opts.progress = progress
     started = time.perf_counter()
-    steps = ["graph", "stations", "ports and regions", "manifest", "check"]
+    steps = ["graph", "stations", "ports and regions", "forests and circles", "manifest", "check"]
     bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress, file=sys.stderr)
     with _staging(opts.out, opts.force) as tmp:
 
@@ -218,6 +218,10 @@ def write_artifact(
 
         bar.set_postfix_str("ports and regions")
         ports_info = _copy_static(tmp)
+        bar.update()
+
+        bar.set_postfix_str("forests and circles")
+        prepared_info = _precompute(tmp, graph, progress)
         bar.update()
 
         bar.set_postfix_str("manifest")
@@ -239,6 +243,7 @@ def write_artifact(
                 "speeds_kph": graph.speeds_kph,
             },
             "stations": stations_info,
+            "prepared": prepared_info,
             **ports_info,
             "versions": _versions(),
             "licences": LICENCES,
@@ -285,7 +290,9 @@ def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str
         log.warning("no --stations given for an OSM extract: the artifact has no stations")
         source = {"source": None, "sha256": None}
     kinds = Counter(s.kind.value for s in store.all())
-    return {"count": store.count(), "by_kind": dict(sorted(kinds.items())), **source}
+    count = store.count()
+    store.close()  # checkpoints the WAL into the database file
+    return {"count": count, "by_kind": dict(sorted(kinds.items())), **source}
 
 
 def _copy_static(tmp: Path) -> dict[str, Any]:
@@ -303,3 +310,62 @@ def _copy_static(tmp: Path) -> dict[str, Any]:
         shutil.copyfile(admin, tmp / admin.name)
         info["admin_units"] = {"file": admin.name, "sha256": _sha256(admin)}
     return info
+
+
+def _precompute(tmp: Path, graph: RoadGraph, progress: bool) -> dict[str, Any]:
+    """Nearest-station forests per (mode, kind) and every station's circles per mode."""
+    from locator.config import Settings
+    from locator.isochrones import IsochroneEngine, save_isochrones
+    from locator.prepared import (
+        FORESTS_FILE,
+        circles_file,
+        compute_circles,
+        compute_forests,
+        save_forests,
+        stations_fingerprint,
+    )
+    from locator.routing import RoutingEngine
+    from locator.snapping import SnapIndex
+    from locator.store import StationStore
+
+    settings = Settings()
+    started = time.perf_counter()
+    store = StationStore(tmp / "stations.sqlite")
+    stations = store.all()
+    store.close()
+    fingerprint = stations_fingerprint(stations)
+    max_snap_m = settings.max_snap_m(graph.network_kind)
+    buffer_m = (
+        settings.circle_buffer_m_regional
+        if graph.network_kind == "regional"
+        else settings.circle_buffer_m_street
+    )
+    index = SnapIndex(graph)
+    routing = RoutingEngine(graph, twins=index.twins, geometry=index.geometry)
+    forests = compute_forests(routing, index, stations, modes=graph.modes, max_snap_m=max_snap_m)
+    save_forests(tmp / FORESTS_FILE, forests, fingerprint)
+    forest_s = time.perf_counter() - started
+    engine = IsochroneEngine(graph)
+    n_circles = 0
+    for mode in tqdm(graph.modes, desc="circles", unit="mode", disable=not progress,
+                     file=sys.stderr, leave=False):
+        circles = compute_circles(
+            engine, index, stations, mode=mode, max_snap_m=max_snap_m, buffer_m=buffer_m
+        )
+        save_isochrones(tmp / circles_file(mode), circles)
+        n_circles += len(circles)
+    unplaced = {
+        f"{mode}|{kind}": sum(1 for s in forest.station_snaps if s is None)
+        for (mode, kind), (forest, _) in forests.items()
+    }
+    return {
+        "stations_fingerprint": fingerprint,
+        "forests": sorted(f"{m}|{k}" for m, k in forests),
+        "stations_without_road": {k: v for k, v in unplaced.items() if v},
+        "circles": n_circles,
+        "circle_minutes": [5, 10, 15],
+        "circle_buffer_m": buffer_m,
+        "max_snap_m": max_snap_m,
+        "forest_seconds": round(forest_s, 3),
+        "circle_seconds": round(time.perf_counter() - started - forest_s, 3),
+    }

@@ -92,18 +92,35 @@ def check_artifact(directory: Path) -> dict[str, Any]:
         problems.append("manifest CRS differs from the graph's")
     from locator.store import StationStore  # local: keeps graph-only tools light
 
-    store = StationStore(directory / "stations.sqlite")
-    n_stations = store.count()
+    with StationStore(directory / "stations.sqlite") as store:
+        n_stations = store.count()
     if manifest.get("stations", {}).get("count") != n_stations:
         problems.append(
             f"manifest says {manifest.get('stations', {}).get('count')} stations, "
             f"store has {n_stations}"
         )
+    prepared = manifest.get("prepared", {})
+    if prepared:
+        from locator.prepared import FORESTS_FILE, circles_file, load_forests_fingerprint
+
+        if not (directory / FORESTS_FILE).is_file():
+            problems.append(f"{FORESTS_FILE} is missing")
+        elif load_forests_fingerprint(directory / FORESTS_FILE) != prepared.get("stations_fingerprint"):
+            problems.append("forests were computed for another station set")
+        for mode in graph.modes:
+            if not (directory / circles_file(mode)).is_file():
+                problems.append(f"{circles_file(mode)} is missing")
     if problems:
         raise ArtifactError(f"artifact {directory} is inconsistent: " + "; ".join(problems))
+    # finally load everything the way the server does (indexes, forests, circles)
+    from locator.service import Locator
+
+    loc = Locator.open(directory)
+    loc.store.close()
     return {
         "ok": True,
         "directory": str(directory),
         "summary": manifest_summary(manifest),
-        "load_seconds": round(time.perf_counter() - started, 3),
+        "server_load_seconds": round(loc.load_seconds, 3),
+        "check_seconds": round(time.perf_counter() - started, 3),
     }

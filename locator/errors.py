@@ -120,3 +120,10 @@ class StationValidationError(LocatorError, ValueError):
             f"{len(problems)} problem(s) in {what}; nothing was written:\n{lines}{more}",
             problems=[p.__dict__ for p in problems],
         )
+
+
+class InvalidParameterError(LocatorError, ValueError):
+    """A query parameter is outside what the service accepts (unknown mode, kind, ...)."""
+
+    code = "invalid_parameter"
+    http_status = 422

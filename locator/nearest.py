@@ -1,0 +1,506 @@
+"""Nearest stations by travel time.
+
+Two tools:
+
+- :class:`NearestForest` — precomputed at build time per mode and station kind: ONE
+  reverse multi-source search from all stations gives, for every node, the nearest
+  station, the time to it and the next edge toward it. A query then needs no graph
+  search: the point's two ways onto the network (plus a station on its own edge) and the
+  forest times give the answer; the path is read off the successor pointers.
+- :func:`nearest_k` — the k fastest-to-reach stations among an arbitrary candidate mask
+  (kind, services, open now...), by one bounded forward search from the point.
+
+Stations are identified by their index in the list of station snaps; the caller maps
+indices to records. Removed stations keep their index (as a hole), so indices are stable.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from locator.errors import NoRouteError, StationNotFoundError
+from locator.routing import Option, Route, RoutingEngine, element_view
+from locator.search import SearchResult, Snap, multi_source_dijkstra
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+FOREST_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NearestResult:
+    """One station reached from a query point."""
+
+    station: int
+    duration_s: float
+    route: Route
+
+
+class StationTargets:
+    """The stations of one set as targets of one mode: how each is reached from nodes.
+
+    Every station has up to two "to" options (via its edge and via the twin): arrive at
+    node ``node[i, j]`` and add ``cost_s[i, j]`` along ``edge[i, j]`` up to fraction
+    ``f1[i, j]``. Unusable options have node -1 and cost inf.
+    """
+
+    def __init__(self, engine: RoutingEngine, mode: str, snaps: Sequence[Snap | None]) -> None:
+        self.engine = engine
+        self.mode = mode
+        self.snaps: list[Snap | None] = list(snaps)
+        n = len(self.snaps)
+        self.node = np.full((n, 2), -1, dtype=np.int64)
+        self.cost_s = np.full((n, 2), np.inf)
+        self.edge = np.full((n, 2), -1, dtype=np.int64)
+        self.f1 = np.zeros((n, 2))
+        self.canon_edge = np.full(n, -1, dtype=np.int64)
+        self.canon_fraction = np.zeros(n)
+        self.active = np.zeros(n, dtype=bool)
+        self.by_edge: dict[int, list[int]] = {}
+        for i, s in enumerate(self.snaps):
+            self._fill(i, s)
+
+    def _fill(self, i: int, s: Snap | None) -> None:
+        self.node[i] = -1
+        self.cost_s[i] = np.inf
+        self.edge[i] = -1
+        self.f1[i] = 0.0
+        old = int(self.canon_edge[i])
+        if old >= 0 and i in self.by_edge.get(old, []):
+            self.by_edge[old].remove(i)
+        self.canon_edge[i] = -1
+        self.active[i] = s is not None
+        if s is None:
+            return
+        for j, o in enumerate(self.engine.options(s, self.mode, "to")):
+            self.node[i, j] = o.node
+            self.cost_s[i, j] = o.cost_s
+            self.edge[i, j] = o.edge
+            self.f1[i, j] = o.f1
+        ce, cf = self.engine.canonical(s)
+        self.canon_edge[i] = ce
+        self.canon_fraction[i] = cf
+        self.by_edge.setdefault(ce, []).append(i)
+
+    def set(self, i: int, s: Snap | None) -> None:
+        """Replace (or, with None, remove) station ``i``; ``i == len`` appends."""
+        if i == len(self.snaps):
+            self.snaps.append(None)
+            self.node = np.vstack([self.node, [[-1, -1]]])
+            self.cost_s = np.vstack([self.cost_s, [[np.inf, np.inf]]])
+            self.edge = np.vstack([self.edge, [[-1, -1]]])
+            self.f1 = np.vstack([self.f1, [[0.0, 0.0]]])
+            self.canon_edge = np.append(self.canon_edge, -1)
+            self.canon_fraction = np.append(self.canon_fraction, 0.0)
+            self.active = np.append(self.active, False)
+        self.snaps[i] = s
+        self._fill(i, s)
+
+    def copy(self) -> StationTargets:
+        """An independent copy (edits build a new version, then swap it in)."""
+        out = copy.copy(self)
+        out.snaps = list(self.snaps)
+        for name in ("node", "cost_s", "edge", "f1", "canon_edge", "canon_fraction", "active"):
+            setattr(out, name, getattr(self, name).copy())
+        out.by_edge = {k: list(v) for k, v in self.by_edge.items()}
+        return out
+
+    def end_option(self, i: int, j: int) -> Option:
+        """Option ``j`` of station ``i`` as an :class:`~locator.routing.Option`."""
+        return Option(
+            int(self.node[i, j]),
+            float(self.cost_s[i, j]),
+            int(self.edge[i, j]),
+            0.0,
+            float(self.f1[i, j]),
+        )
+
+    def end_point(self, i: int) -> tuple[float, float]:
+        s = self.snaps[i]
+        if s is None:
+            raise StationNotFoundError(f"station {i} was removed", station=i)
+        return (s.snapped_lon, s.snapped_lat)
+
+
+def _check_index(targets: StationTargets, i: int) -> None:
+    if not (0 <= i < len(targets.snaps)) or targets.snaps[i] is None:
+        raise StationNotFoundError(f"no station with index {i}", station=i)
+
+
+@dataclass(frozen=True)
+class _ForestState:
+    """One consistent version of a forest; edits build a new one and swap it in."""
+
+    targets: StationTargets
+    node_station: IntArray
+    node_time_s: FloatArray
+    node_next: IntArray
+    node_next_edge: IntArray
+    # memoryviews: per-element reads from Python ~2x faster than numpy scalars, and
+    # unlike lists they need no per-element objects
+    station_l: memoryview
+    time_l: memoryview
+    next_l: memoryview
+    next_edge_l: memoryview
+
+    @classmethod
+    def of(
+        cls,
+        targets: StationTargets,
+        station: IntArray,
+        time_s: FloatArray,
+        nxt: IntArray,
+        next_edge: IntArray,
+    ) -> _ForestState:
+        return cls(
+            targets,
+            station,
+            time_s,
+            nxt,
+            next_edge,
+            element_view(station),
+            element_view(time_s),
+            element_view(nxt),
+            element_view(next_edge),
+        )
+
+
+class NearestForest:
+    """Nearest station of one kind for every node, for one mode (no search per query).
+
+    Build with :meth:`compute` (or :meth:`from_arrays` to load a stored one). Edits
+    (:meth:`add_station`, :meth:`remove_station`, :meth:`move_station`) recompute the
+    forest (one search, a few ms on the regional network) and swap it in atomically, so
+    concurrent queries see either the old or the new forest, never a mix.
+    """
+
+    def __init__(self, engine: RoutingEngine, mode: str, state: _ForestState) -> None:
+        self.engine = engine
+        self.mode = mode
+        self._state = state
+        self._edit_lock = threading.Lock()
+        self.last_compute_s = 0.0
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def compute(
+        cls, engine: RoutingEngine, mode: str, station_snaps: Sequence[Snap | None]
+    ) -> NearestForest:
+        """One reverse multi-source search from ``station_snaps`` (None = no station).
+
+        Station snaps should be made with the same ``mode`` filter; a station on an edge
+        the mode may not use is unreachable.
+        """
+        started = time.perf_counter()
+        forest = cls(
+            engine, mode, _search(engine, mode, StationTargets(engine, mode, station_snaps))
+        )
+        forest.last_compute_s = time.perf_counter() - started
+        return forest
+
+    @property
+    def targets(self) -> StationTargets:
+        """The stations of the current forest."""
+        return self._state.targets
+
+    @property
+    def node_station(self) -> IntArray:
+        """Per node: index of the nearest station (-1 where none is reachable)."""
+        return self._state.node_station
+
+    @property
+    def node_time_s(self) -> FloatArray:
+        """Per node: travel time to the nearest station (inf where none)."""
+        return self._state.node_time_s
+
+    @property
+    def node_next(self) -> IntArray:
+        """Per node: next node toward the station (-1 at the last node and unreached)."""
+        return self._state.node_next
+
+    @property
+    def node_next_edge(self) -> IntArray:
+        """Per node: edge to ``node_next``; at the last node the edge holding the station."""
+        return self._state.node_next_edge
+
+    # ------------------------------------------------------------------ storage
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Arrays to store in an ``.npz`` without pickling (see :meth:`from_arrays`)."""
+        st = self._state
+        snaps = st.targets.snaps
+        n = len(snaps)
+        vals = np.full((n, 6), np.nan)
+        edge = np.full(n, -1, dtype=np.int64)
+        for i, s in enumerate(snaps):
+            if s is not None:
+                edge[i] = s.edge
+                vals[i] = (s.lon, s.lat, s.fraction, s.distance_m, s.snapped_lon, s.snapped_lat)
+        return {
+            "format_version": np.array(FOREST_FORMAT_VERSION, dtype=np.int64),
+            "mode": np.array(self.mode),
+            "station_edge": edge,
+            "station_values": vals,
+            "node_station": st.node_station,
+            "node_time_s": st.node_time_s,
+            "node_next": st.node_next,
+            "node_next_edge": st.node_next_edge,
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, engine: RoutingEngine, arrays: Mapping[str, npt.NDArray[np.generic]]
+    ) -> NearestForest:
+        """Rebuild a forest saved with :meth:`to_arrays` for the same graph."""
+        if int(arrays["format_version"]) != FOREST_FORMAT_VERSION:
+            raise ValueError(f"forest format {int(arrays['format_version'])} is not supported")
+        mode = str(arrays["mode"])
+        edge = np.asarray(arrays["station_edge"], dtype=np.int64)
+        vals = np.asarray(arrays["station_values"], dtype=float)
+        snaps: list[Snap | None] = []
+        for i in range(edge.shape[0]):
+            if edge[i] < 0:
+                snaps.append(None)
+            else:
+                lon, lat, frac, dist, slon, slat = (float(x) for x in vals[i])
+                snaps.append(Snap(lon, lat, int(edge[i]), frac, dist, slon, slat))
+        n = engine.graph.n_nodes
+        for name in ("node_station", "node_time_s", "node_next", "node_next_edge"):
+            if np.asarray(arrays[name]).shape != (n,):
+                raise ValueError(f"forest array {name} does not match the graph ({n} nodes)")
+        state = _ForestState.of(
+            StationTargets(engine, mode, snaps),
+            np.asarray(arrays["node_station"], dtype=np.int64),
+            np.asarray(arrays["node_time_s"], dtype=float),
+            np.asarray(arrays["node_next"], dtype=np.int64),
+            np.asarray(arrays["node_next_edge"], dtype=np.int64),
+        )
+        return cls(engine, mode, state)
+
+    # ------------------------------------------------------------------ edits
+    @property
+    def station_snaps(self) -> list[Snap | None]:
+        """The station snaps by index (None where removed)."""
+        return list(self._state.targets.snaps)
+
+    def _edit(self, index: int | None, snap: Snap | None) -> int:
+        """Set station ``index`` (None appends) and swap in the recomputed forest."""
+        with self._edit_lock:
+            started = time.perf_counter()
+            targets = self._state.targets.copy()
+            if index is None:
+                index = len(targets.snaps)
+            else:
+                _check_index(targets, index)
+            targets.set(index, snap)
+            self._state = _search(self.engine, self.mode, targets)
+            self.last_compute_s = time.perf_counter() - started
+            return index
+
+    def add_station(self, snap: Snap) -> int:
+        """Add a station; returns its index. The next query sees it."""
+        return self._edit(None, snap)
+
+    def remove_station(self, index: int) -> None:
+        """Remove station ``index`` (the index is not reused)."""
+        self._edit(index, None)
+
+    def move_station(self, index: int, snap: Snap) -> None:
+        """Move station ``index`` to a new snapped position."""
+        self._edit(index, snap)
+
+    # ------------------------------------------------------------------ query
+    def query(self, snap: Snap) -> NearestResult:
+        """The nearest station from a snapped point, with its route; no graph search.
+
+        Raises
+        ------
+        NoRouteError
+            No station of this forest can be reached from the point.
+        """
+        st = self._state  # one consistent version for the whole query
+        eng = self.engine
+        mode = self.mode
+        time_l = st.time_l
+        best_t = np.inf
+        best_opt: Option | None = None
+        for o in eng.options(snap, mode, "from"):
+            tt = o.cost_s + time_l[o.node]
+            if tt < best_t:
+                best_t, best_opt = tt, o
+        # a station ahead on the point's own edge
+        direct: tuple[float, int, float, float] | None = None
+        direct_station = -1
+        here = eng.canonical(snap)
+        t = st.targets
+        for i in t.by_edge.get(here[0], ()):
+            cand = eng.same_edge(mode, here, (here[0], float(t.canon_fraction[i])))
+            if cand is not None and cand[0] < best_t:
+                best_t, direct, direct_station = cand[0], cand, i
+        start = (snap.snapped_lon, snap.snapped_lat)
+        if direct is not None:
+            _, edge, f0, f1 = direct
+            r = eng.assemble(
+                mode,
+                [edge],
+                start_fraction=f0,
+                end_fraction=f1,
+                start=start,
+                end=t.end_point(direct_station),
+            )
+            return NearestResult(direct_station, r.duration_s, r)
+        if best_opt is None:
+            raise NoRouteError(
+                f"no station reachable by {mode} from ({snap.lon:.6f}, {snap.lat:.6f})",
+                mode=mode,
+            )
+        node = best_opt.node
+        station = st.station_l[node]
+        edges = [best_opt.edge]
+        nxt, nedge = st.next_l, st.next_edge_l
+        while nxt[node] >= 0:
+            edges.append(nedge[node])
+            node = nxt[node]
+        last = nedge[node]
+        s = t.snaps[station]
+        if s is None:  # pragma: no cover - states are built from their own targets
+            raise NoRouteError("inconsistent forest state", mode=mode)
+        f_end = s.fraction if last == s.edge else 1.0 - s.fraction
+        edges.append(last)
+        r = eng.assemble(
+            mode,
+            edges,
+            start_fraction=best_opt.f0,
+            end_fraction=f_end,
+            start=start,
+            end=(s.snapped_lon, s.snapped_lat),
+        )
+        return NearestResult(station, r.duration_s, r)
+
+
+def _search(engine: RoutingEngine, mode: str, t: StationTargets) -> _ForestState:
+    """The reverse multi-source search behind a forest."""
+    ok = t.node >= 0
+    seed_station = np.nonzero(ok)[0].astype(np.int64)
+    seed_slot = np.nonzero(ok)[1].astype(np.int64)
+    res = multi_source_dijkstra(engine.mode_graph(mode, reverse=True), t.node[ok], t.cost_s[ok])
+    reached = res.seed >= 0
+    station = np.full(reached.shape[0], -1, dtype=np.int64)
+    station[reached] = seed_station[res.seed[reached]]
+    time_s = np.where(reached, res.time_s, np.inf)
+    # in the reverse search a node's predecessor is the next node toward its station
+    nxt = np.where(reached, res.predecessor, -1).astype(np.int64)
+    next_edge = np.full(nxt.shape[0], -1, dtype=np.int64)
+    inner = np.nonzero(nxt >= 0)[0]
+    if inner.size:
+        next_edge[inner] = engine.edges_between(mode, inner, nxt[inner])
+    term = np.nonzero(reached & (nxt < 0))[0]
+    if term.size:
+        s = res.seed[term]
+        next_edge[term] = t.edge[seed_station[s], seed_slot[s]]
+    log.debug("nearest forest %s: %d stations", mode, int(t.active.sum()))
+    return _ForestState.of(t, station, time_s, nxt, next_edge)
+
+
+def nearest_k(
+    engine: RoutingEngine,
+    targets: StationTargets,
+    snap: Snap,
+    *,
+    k: int = 1,
+    mask: BoolArray | None = None,
+    max_time_s: float = np.inf,
+) -> list[NearestResult]:
+    """The ``k`` stations fastest to reach from ``snap`` among ``mask``, within a budget.
+
+    Parameters
+    ----------
+    engine
+        The routing engine of the graph.
+    targets
+        The candidate stations for ``targets.mode``.
+    snap
+        The query point.
+    k
+        How many stations to return at most.
+    mask
+        Boolean per station (same order as ``targets``): which may be returned.
+    max_time_s
+        Only stations reachable within this many seconds.
+
+    Returns
+    -------
+    list of NearestResult
+        Fastest first; fewer than ``k`` (possibly none) when not enough are reachable.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    mode = targets.mode
+    n_st = len(targets.snaps)
+    cand = targets.active.copy()
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n_st,):
+            raise ValueError(f"mask must have one entry per station ({n_st})")
+        cand &= mask
+    starts = engine.options(snap, mode, "from")
+    times = np.full((n_st, 2), np.inf)
+    search: SearchResult | None = None
+    if starts:
+        search = multi_source_dijkstra(
+            engine.mode_graph(mode),
+            np.array([o.node for o in starts], dtype=np.int64),
+            np.array([o.cost_s for o in starts], dtype=float),
+            limit_s=max_time_s,
+        )
+        node_t = np.append(search.time_s, np.inf)  # index -1 -> inf
+        times = node_t[targets.node] + targets.cost_s
+    slot = np.argmin(times, axis=1)
+    best = times[np.arange(n_st), slot]
+    direct: dict[int, tuple[float, int, float, float]] = {}
+    here = engine.canonical(snap)
+    for i in targets.by_edge.get(here[0], ()):
+        d = engine.same_edge(mode, here, (here[0], float(targets.canon_fraction[i])))
+        if d is not None and d[0] <= best[i]:
+            best[i] = d[0]
+            direct[i] = d
+    best = np.where(cand & (best <= max_time_s), best, np.inf)
+    n_ok = int(np.isfinite(best).sum())
+    if n_ok == 0:
+        return []
+    order = np.argsort(best, kind="stable")[: min(k, n_ok)]
+    out: list[NearestResult] = []
+    start = (snap.snapped_lon, snap.snapped_lat)
+    for i in order.tolist():
+        end = targets.end_point(i)
+        if i in direct:
+            _, edge, f0, f1 = direct[i]
+            r = engine.assemble(
+                mode, [edge], start_fraction=f0, end_fraction=f1, start=start, end=end
+            )
+        else:
+            assert search is not None  # finite time without a search only via `direct`
+            o_end = targets.end_option(i, int(slot[i]))
+            first = starts[int(search.seed[o_end.node])]
+            middle = engine.tree_path(mode, search, o_end.node)
+            r = engine.assemble(
+                mode,
+                [first.edge, *middle, o_end.edge],
+                start_fraction=first.f0,
+                end_fraction=o_end.f1,
+                start=start,
+                end=end,
+            )
+        out.append(NearestResult(i, r.duration_s, r))
+    return out
