@@ -225,13 +225,18 @@ def multi_source_dijkstra(
         reached = np.isfinite(time_s) & (time_s <= limit_s)
         time_s = np.where(reached, time_s, np.inf)
         pred = np.where(reached & (pred >= 0), pred, -1)
-        seed = np.where(reached, best, -1).astype(np.int64)
+        # Each node keeps the predecessor of its own best row, so on ties a chain may
+        # pass from one seed's tree into another's (still along shortest paths). The
+        # seed of a node is therefore the seed of its chain's root, not its own argmin.
+        root = _roots(pred)
+        seed = np.where(reached, best[root], -1).astype(np.int64)
         return SearchResult(time_s, pred, seed)
 
     # virtual super-source at index n
     m = mode_graph.matrix
     order = np.argsort(seed_nodes, kind="stable")
-    s_nodes, s_costs = seed_nodes[order], np.maximum(seed_costs[order], 1e-12)
+    # explicit zeros in a CSR matrix are edges for scipy: zero-cost seeds stay exact
+    s_nodes, s_costs = seed_nodes[order], seed_costs[order]
     # keep the cheapest entry per seed node
     first = np.ones(s_nodes.shape[0], dtype=bool)
     first[1:] = s_nodes[1:] != s_nodes[:-1]
@@ -249,16 +254,20 @@ def multi_source_dijkstra(
     reached = np.isfinite(time_s) & (time_s <= limit_s)
     time_s[~reached] = np.inf
     pred[(pred == n) | ~reached] = -1
-    # the seed whose tree holds each node: pointer jumping up to the tree roots
-    parent = np.where(pred >= 0, pred, np.arange(n))
-    while True:
-        nxt = parent[parent]
-        if np.array_equal(nxt, parent):
-            break
-        parent = nxt
+    parent = _roots(pred)
     # root node -> index of the cheapest seed placed on that node
     seed_index = np.full(n, -1, dtype=np.int64)
     for i in np.argsort(seed_costs, kind="stable")[::-1]:
         seed_index[seed_nodes[i]] = i
     seed = np.where(reached, seed_index[parent], -1).astype(np.int64)
     return SearchResult(time_s, pred, seed)
+
+
+def _roots(pred: IntArray) -> IntArray:
+    """The root of every node's predecessor chain (pointer jumping; -1 marks a root)."""
+    parent = np.where(pred >= 0, pred, np.arange(pred.shape[0]))
+    while True:
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            return parent
+        parent = nxt

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from locator.errors import (
     PortNotFoundError,
     RegionNotFoundError,
     RequestTooLargeError,
+    RowProblem,
     StationNotFoundError,
+    StationValidationError,
 )
 from locator.graph import RoadGraph
 from locator.isochrones import IsochroneContour, IsochroneEngine
@@ -155,7 +157,7 @@ class Locator:
         for mode in self.graph.modes:
             cpath = self.directory / circles_file(mode)
             circles = load_isochrones(cpath) if cpath.is_file() else {}
-            self.circles[mode] = circles
+            self.circles[mode] = {sid: _renest(c) for sid, c in circles.items()}
         # circles of stations added or moved since the build are recomputed lazily
 
     # ------------------------------------------------------------------ basics
@@ -514,8 +516,28 @@ class Locator:
         )
 
     # ------------------------------------------------------------------ edits
+    def _require_road(self, station: Station) -> None:
+        """Reject a station no mode can reach (farther than the snap radius from roads)."""
+        for mode in self.graph.modes:
+            try:
+                self.snap_index.snap(station.lon, station.lat, max_snap_m=self.max_snap_m, mode=mode)
+                return
+            except LocatorError as exc:
+                reason = exc.message
+        raise StationValidationError(
+            [RowProblem(0, "lon/lat", f"{reason}; stations must lie on the road network")],
+            what="station",
+        )
+
     def add_station(self, station: Station, *, actor: str) -> Station:
-        """Add a station to the store, the forests and the circles."""
+        """Add a station to the store, the forests and the circles.
+
+        Raises
+        ------
+        StationValidationError
+            Invalid record, duplicate id, or no road within the snap radius.
+        """
+        self._require_road(station)
         with self._lock:
             self.store.add(station, actor=actor)
             self._stations[station.id] = station
@@ -524,6 +546,7 @@ class Locator:
 
     def update_station(self, station: Station, *, actor: str) -> Station:
         """Replace a station (same id); position or kind changes update the forests."""
+        self._require_road(station)
         with self._lock:
             old = self.station(station.id)
             self.store.update(station, actor=actor)
@@ -564,6 +587,17 @@ class Locator:
                 forest.remove_station(index)
                 ids[index] = None
             self.circles.get(mode, {}).pop(st.id, None)
+
+
+def _renest(contours: list[IsochroneContour]) -> list[IsochroneContour]:
+    """Restore exact nesting after storage rounding (each contour rounded on its own)."""
+    out: list[IsochroneContour] = []
+    previous: BaseGeometry | None = None
+    for c in sorted(contours, key=lambda c: c.minutes):
+        poly = c.polygon if previous is None else shapely.union_all([previous, c.polygon])
+        out.append(replace(c, polygon=poly))
+        previous = poly
+    return out
 
 
 def _load_ports(path: Path) -> list[Port]:
