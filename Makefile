@@ -45,7 +45,10 @@ typecheck: install-test
 	$(VENV)/bin/mypy locator
 
 bench: install-test
+	$(PY) benchmarks/bench_load.py
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_engine.py --network helsinki --max-snap-m 1000
+	$(PY) benchmarks/bench_circles.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

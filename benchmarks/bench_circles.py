@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import make_grid  # noqa: E402
 
+from benchmarks.networks import load_network  # noqa: E402
 from geodata.regional import load_regional_graph  # noqa: E402
 from locator.coverage import Coverage, label_nodes  # noqa: E402
 from locator.graph import RoadGraph  # noqa: E402
@@ -211,7 +212,12 @@ def main() -> None:
     lines += bench_isochrones(regional, rlabel, "truck", args.points, rng)
     lines += bench_isochrones(grid, glabel + " (truck 36 km/h)", "truck", args.points // 4, rng)
     lines += bench_isochrones(grid, glabel + " (walk 3.6 km/h)", "walk", args.points // 4, rng)
+    helsinki = load_network("helsinki")
+    hlabel = f"Helsinki streets {helsinki.n_nodes} nodes"
+    lines += bench_isochrones(helsinki, hlabel + " (car)", "car", args.points // 2, rng)
+    lines += bench_isochrones(helsinki, hlabel + " (walk)", "walk", args.points // 2, rng)
     lines += bench_coverage(regional, rlabel, rng)
+    lines += bench_coverage(helsinki, hlabel, rng)
     lines += bench_greedy_gap(args.gap_seeds)
     sys.stdout.write("\n".join(lines) + "\n")
 

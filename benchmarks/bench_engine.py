@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geodata.regional import load_regional_graph  # noqa: E402
+from benchmarks.networks import NETWORKS, load_network  # noqa: E402
 from locator.errors import LocatorError  # noqa: E402
 from locator.graph import RoadGraph  # noqa: E402
 from locator.nearest import NearestForest  # noqa: E402
@@ -95,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow-points", type=int, default=30, help="samples for (c)")
     ap.add_argument("--stations", type=int, default=40)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--network", choices=NETWORKS, default="regional")
     ap.add_argument("--max-snap-m", type=float, default=20_000.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     rng = np.random.default_rng(args.seed)
 
     started = time.perf_counter()
-    g = load_regional_graph()
+    g = load_network(args.network)
     idx = SnapIndex(g)
     eng = RoutingEngine(g, twins=idx.twins, geometry=idx.geometry)
     idx.snap(float(g.node_lon[0]), float(g.node_lat[0]), max_snap_m=1.0, mode=MODE)  # warm tree
@@ -109,7 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     prep_s = time.perf_counter() - started
     log.info("graph %d nodes / %d edges, engine ready in %.2f s", g.n_nodes, g.n_edges, prep_s)
 
-    s_lon, s_lat, station_note = _station_points(g, args.stations, rng)
+    if args.network == "regional":
+        s_lon, s_lat, station_note = _station_points(g, args.stations, rng)
+    else:
+        drivable = np.unique(g.edge_u[g.edge_allowed[MODE]])
+        nodes = rng.choice(drivable, args.stations, replace=False)
+        s_lon, s_lat = g.node_lon[nodes], g.node_lat[nodes]
+        station_note = f"{args.stations} stations at random nodes (seeded)"
     stations = idx.snap_many(s_lon, s_lat, max_snap_m=args.max_snap_m, mode=MODE)
     builds = []
     for _ in range(5):
@@ -188,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     us = 1e6
     p50_ours, p50_base, p50_slow = (statistics.median(x) for x in (ours, base, slow))
-    print(f"### Nearest station (k=1), regional network, mode {MODE}\n")
+    print(f"### Nearest station (k=1), {args.network} network, mode {MODE}\n")
     print(
         f"{g.n_nodes} nodes, {g.n_edges} directed edges; {station_note}; "
         f"{args.points} query points (seed {args.seed}); median route "
