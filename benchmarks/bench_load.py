@@ -44,9 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     from geodata.build import BuildOptions, build
 
     base = args.artifacts or Path(tempfile.mkdtemp(prefix="bench-load-"))
-    targets = {"regional": BuildOptions(out=base / "regional", progress=False),
-               "helsinki": BuildOptions(out=base / "helsinki", network=str(helsinki_pbf()),
-                                        progress=False)}
+    targets = {
+        "regional": BuildOptions(out=base / "regional", progress=False),
+        "helsinki": BuildOptions(
+            out=base / "helsinki", network=str(helsinki_pbf()), progress=False
+        ),
+    }
     print("| artifact | nodes | import s (median) | open s (median) | open s (max) | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     for name, opts in targets.items():
@@ -55,13 +58,20 @@ def main(argv: list[str] | None = None) -> int:
         nodes = json.loads((opts.out / "manifest.json").read_text())["network"]["nodes"]
         runs = []
         for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, "-c", PROBE, str(opts.out)], check=True,
-                                 capture_output=True, text=True, cwd=ROOT).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE, str(opts.out)],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
-        print(f"| {name} | {nodes} | {statistics.median(r['import_s'] for r in runs):.2f} | "
-              f"{statistics.median(r['open_s'] for r in runs):.3f} | "
-              f"{max(r['open_s'] for r in runs):.3f} | "
-              f"{max(r['rss_mb'] for r in runs):.0f} |")
+        print(
+            f"| {name} | {nodes} | {statistics.median(r['import_s'] for r in runs):.2f} | "
+            f"{statistics.median(r['open_s'] for r in runs):.3f} | "
+            f"{max(r['open_s'] for r in runs):.3f} | "
+            f"{max(r['rss_mb'] for r in runs):.0f} |"
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ every step succeeded, so a failed build never leaves a half-written artifact beh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -27,7 +28,12 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from tqdm import tqdm
 
-from geodata.regional import REGIONAL_FILE, RegionalSpeeds, load_regional_graph, regional_source_info
+from geodata.regional import (
+    REGIONAL_FILE,
+    RegionalSpeeds,
+    load_regional_graph,
+    regional_source_info,
+)
 from locator.artifact import ARTIFACT_FORMAT, MANIFEST, check_artifact
 from locator.graph import RoadGraph
 
@@ -35,8 +41,16 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PACKAGES = (
-    "numpy", "scipy", "networkx", "shapely", "pyproj", "osmnx", "osmium", "sqlite-utils",
-    "pydantic", "fastapi",
+    "numpy",
+    "scipy",
+    "networkx",
+    "shapely",
+    "pyproj",
+    "osmnx",
+    "osmium",
+    "sqlite-utils",
+    "pydantic",
+    "fastapi",
 )
 LICENCES = {
     "regional_network": "OpenStreetMap contributors, ODbL 1.0 (via scgraph-data, MIT)",
@@ -98,10 +112,8 @@ def _versions() -> dict[str, str]:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
-    try:
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
         out["border-station-locator"] = importlib.metadata.version("border-station-locator")
-    except importlib.metadata.PackageNotFoundError:
-        pass
     return out
 
 
@@ -207,7 +219,6 @@ def write_artifact(
     steps = ["graph", "stations", "ports and regions", "forests and circles", "manifest", "check"]
     bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress, file=sys.stderr)
     with _staging(opts.out, opts.force) as tmp:
-
         bar.set_postfix_str("graph")
         graph.save(tmp)
         bar.update()
@@ -235,7 +246,9 @@ def write_artifact(
                 **network_source,
                 "nodes": graph.n_nodes,
                 "directed_edges": graph.n_edges,
-                "edges": int(graph.n_edges if graph.network_kind != "regional" else graph.n_edges // 2),
+                "edges": int(
+                    graph.n_edges if graph.network_kind != "regional" else graph.n_edges // 2
+                ),
                 "connected_components": int(n_comp),
                 "bbox": list(graph.bbox()),
                 "crs": graph.crs,
@@ -249,7 +262,11 @@ def write_artifact(
             "licences": LICENCES,
         }
         id_src = json.dumps(
-            [network_source.get("source_sha256"), stations_info.get("sha256"), manifest["network"]["speeds_kph"]],
+            [
+                network_source.get("source_sha256"),
+                stations_info.get("sha256"),
+                manifest["network"]["speeds_kph"],
+            ],
             sort_keys=True,
         )
         manifest["artifact_id"] = hashlib.sha256(id_src.encode()).hexdigest()[:16]
@@ -263,7 +280,11 @@ def write_artifact(
     bar.close()
     log.info(
         "built %s: %d nodes, %d directed edges, %d stations in %.1f s",
-        opts.out, graph.n_nodes, graph.n_edges, stations_info["count"], manifest["build_seconds"],
+        opts.out,
+        graph.n_nodes,
+        graph.n_edges,
+        stations_info["count"],
+        manifest["build_seconds"],
     )
     return manifest
 
@@ -285,7 +306,10 @@ def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str
     elif graph.network_kind == "regional":
         sample = DATA_DIR / "sample_stations.geojson"
         store.import_geojson(sample, area=area)
-        source = {"source": "bundled sample (geodata/data/sample_stations.geojson)", "sha256": _sha256(sample)}
+        source = {
+            "source": "bundled sample (geodata/data/sample_stations.geojson)",
+            "sha256": _sha256(sample),
+        }
     else:
         log.warning("no --stations given for an OSM extract: the artifact has no stations")
         source = {"source": None, "sha256": None}
@@ -347,8 +371,9 @@ def _precompute(tmp: Path, graph: RoadGraph, progress: bool) -> dict[str, Any]:
     forest_s = time.perf_counter() - started
     engine = IsochroneEngine(graph)
     n_circles = 0
-    for mode in tqdm(graph.modes, desc="circles", unit="mode", disable=not progress,
-                     file=sys.stderr, leave=False):
+    for mode in tqdm(
+        graph.modes, desc="circles", unit="mode", disable=not progress, file=sys.stderr, leave=False
+    ):
         circles = compute_circles(
             engine, index, stations, mode=mode, max_snap_m=max_snap_m, buffer_m=buffer_m
         )

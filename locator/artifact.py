@@ -105,7 +105,9 @@ def check_artifact(directory: Path) -> dict[str, Any]:
 
         if not (directory / FORESTS_FILE).is_file():
             problems.append(f"{FORESTS_FILE} is missing")
-        elif load_forests_fingerprint(directory / FORESTS_FILE) != prepared.get("stations_fingerprint"):
+        elif load_forests_fingerprint(directory / FORESTS_FILE) != prepared.get(
+            "stations_fingerprint"
+        ):
             problems.append("forests were computed for another station set")
         for mode in graph.modes:
             if not (directory / circles_file(mode)).is_file():

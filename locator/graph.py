@@ -157,13 +157,20 @@ class RoadGraph:
                 problems.append(f"{name} has shape {getattr(self, name).shape}, expected ({e},)")
         if self.geom_offsets.shape != (e + 1,):
             problems.append("geom_offsets must have one entry per edge plus one")
-        elif e and (np.any(np.diff(self.geom_offsets) < 2) or self.geom_offsets[-1] != len(self.geom_lon)):
+        elif e and (
+            np.any(np.diff(self.geom_offsets) < 2) or self.geom_offsets[-1] != len(self.geom_lon)
+        ):
             problems.append("every edge polyline needs at least two points")
-        if e and (self.edge_u.min() < 0 or self.edge_u.max() >= n or self.edge_v.min() < 0 or self.edge_v.max() >= n):
+        if e and (
+            self.edge_u.min() < 0
+            or self.edge_u.max() >= n
+            or self.edge_v.min() < 0
+            or self.edge_v.max() >= n
+        ):
             problems.append("edge endpoints out of range")
         if not (np.all(np.isfinite(self.node_lon)) and np.all(np.isfinite(self.node_lat))):
             problems.append("non-finite node coordinates")
-        if e and not np.all(np.isfinite(self.edge_length_m)) or np.any(self.edge_length_m < 0):
+        if (e and not np.all(np.isfinite(self.edge_length_m))) or np.any(self.edge_length_m < 0):
             problems.append("edge lengths must be finite and non-negative")
         for mode, allowed in self.edge_allowed.items():
             if mode not in MODES:
@@ -214,7 +221,9 @@ class RoadGraph:
             )
         missing = [a for a in _ARRAYS if a not in arrays]
         modes = list(meta.get("modes", []))
-        missing += [f"{p}_{m}" for m in modes for p in ("allowed", "time_s") if f"{p}_{m}" not in arrays]
+        missing += [
+            f"{p}_{m}" for m in modes for p in ("allowed", "time_s") if f"{p}_{m}" not in arrays
+        ]
         if missing:
             raise ArtifactError(f"graph in {directory} lacks arrays: {', '.join(missing)}")
         graph = cls(

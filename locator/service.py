@@ -96,8 +96,9 @@ class CoverageReport:
 class Locator:
     """A loaded artifact with its query indexes."""
 
-    def __init__(self, directory: Path, settings: Settings, manifest: dict[str, Any],
-                 graph: RoadGraph) -> None:
+    def __init__(
+        self, directory: Path, settings: Settings, manifest: dict[str, Any], graph: RoadGraph
+    ) -> None:
         from locator.store import StationStore
 
         self.directory = directory
@@ -111,11 +112,17 @@ class Locator:
             AdminUnits.load(directory / ADMIN_FILE) if (directory / ADMIN_FILE).is_file() else None
         )
         self.snap_index = SnapIndex(graph, projector=self.projector)
-        china = None
-        if self.regions is not None:
-            china = lambda lon, lat: np.asarray(self.regions.in_china(lon, lat), dtype=bool)  # type: ignore[union-attr]  # noqa: E731
+        regions = self.regions
+
+        def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+            assert regions is not None
+            return np.asarray(regions.in_china(lon, lat), dtype=bool)
+
         self.routing = RoutingEngine(
-            graph, china_area=china, twins=self.snap_index.twins, geometry=self.snap_index.geometry
+            graph,
+            china_area=in_china if regions is not None else None,
+            twins=self.snap_index.twins,
+            geometry=self.snap_index.geometry,
         )
         self.circles_engine = IsochroneEngine(graph)
         self._lock = threading.RLock()
@@ -151,7 +158,10 @@ class Locator:
         if stored_fp != fingerprint:
             log.warning("station store changed since the build: recomputing forests")
             self.forests = compute_forests(
-                self.routing, self.snap_index, stations, modes=self.graph.modes,
+                self.routing,
+                self.snap_index,
+                stations,
+                modes=self.graph.modes,
                 max_snap_m=self.max_snap_m,
             )
         for mode in self.graph.modes:
@@ -197,7 +207,9 @@ class Locator:
 
     def snap(self, lon: float, lat: float, mode: str | None = None) -> Snap:
         """Place a point on the nearest road usable by ``mode`` (errors per SnapIndex)."""
-        return self.snap_index.snap(lon, lat, max_snap_m=self.max_snap_m, mode=self.check_mode(mode))
+        return self.snap_index.snap(
+            lon, lat, max_snap_m=self.max_snap_m, mode=self.check_mode(mode)
+        )
 
     # ------------------------------------------------------------------ stations
     def station(self, station_id: str) -> Station:
@@ -267,8 +279,10 @@ class Locator:
             )
         kinds = [StationKind(kind)] if kind is not None else list(StationKind)
         svc = [Service(s) for s in services]
-        limit = self.settings.max_search_s if max_time_s is None else min(
-            float(max_time_s), self.settings.max_search_s
+        limit = (
+            self.settings.max_search_s
+            if max_time_s is None
+            else min(float(max_time_s), self.settings.max_search_s)
         )
         snap = self.snap(lon, lat, mode)
         answers: list[NearestAnswer] = []
@@ -294,14 +308,17 @@ class Locator:
                 if sid is None:
                     continue
                 answers.append(
-                    NearestAnswer(self._stations[sid], res.duration_s, res.route.distance_m, res.route)
+                    NearestAnswer(
+                        self._stations[sid], res.duration_s, res.route.distance_m, res.route
+                    )
                 )
         answers.sort(key=lambda a: (a.duration_s, a.station.id))
         if not answers:
             raise NoRouteError(
                 "no station matching the filters can be reached from this point"
                 + (f" within {limit / 60:.0f} min" if math.isfinite(limit) else ""),
-                lon=lon, lat=lat,
+                lon=lon,
+                lat=lat,
             )
         return answers[:k]
 
@@ -371,17 +388,30 @@ class Locator:
             raise InvalidParameterError("give a station id or both lon and lat")
         snap = self.snap(lon, lat, mode)
         contours = self.circles_engine.isochrones(
-            snap, mode=mode, minutes=mins, direction=direction,  # type: ignore[arg-type]
-            buffer_m=self.buffer_m, shape=shape,  # type: ignore[arg-type]
+            snap,
+            mode=mode,
+            minutes=mins,
+            direction=direction,  # type: ignore[arg-type]
+            buffer_m=self.buffer_m,
+            shape=shape,  # type: ignore[arg-type]
         )
-        if station_id is not None and direction == "to" and shape == "roads" and mins == list(DEFAULT_MINUTES):
+        if (
+            station_id is not None
+            and direction == "to"
+            and shape == "roads"
+            and mins == list(DEFAULT_MINUTES)
+        ):
             with self._lock:
                 self.circles.setdefault(mode, {})[station_id] = contours
         return contours
 
     # ------------------------------------------------------------------ coverage
-    def region_polygon(self, region: str | tuple[float, float, float, float] | BaseGeometry | None,
-                       *, port_radius_km: float = 30.0) -> tuple[str, BaseGeometry | None]:
+    def region_polygon(
+        self,
+        region: str | tuple[float, float, float, float] | BaseGeometry | None,
+        *,
+        port_radius_km: float = 30.0,
+    ) -> tuple[str, BaseGeometry | None]:
         """Resolve a region (admin code, port id, bbox, polygon, None) to a lon/lat polygon."""
         if region is None:
             return "all", None
@@ -401,26 +431,48 @@ class Locator:
         for p in self.ports:
             if p.id == region:
                 x, y = self.projector.forward(p.lon, p.lat)
-                circle = shapely.Point(float(x), float(y)).buffer(port_radius_km * 1000, quad_segs=16)
+                circle = shapely.Point(float(x), float(y)).buffer(
+                    port_radius_km * 1000, quad_segs=16
+                )
                 coords = shapely.get_coordinates(circle)
                 lon_, lat_ = self.projector.inverse(coords[:, 0], coords[:, 1])
                 return region, shapely.Polygon(np.column_stack((lon_, lat_)))
         raise RegionNotFoundError(f"no admin unit or port with code {region!r}", region=region)
 
-    def _demand(self) -> DemandPoints | None:
-        pts: list[Snap] = []
+    def _demand(self, extra: Sequence[tuple[float, float, float]] = ()) -> DemandPoints | None:
+        """Ports and worker homes (weight 1 each) plus ``extra`` (lon, lat, weight) points.
+
+        Ports farther than 10 km from the network are left out (they are not on it);
+        an ``extra`` point that cannot be placed raises the snapping error, naming it.
+        """
+        snaps: list[Snap] = []
+        weights: list[float] = []
         for p in self.ports:
             try:
-                pts.append(self.snap_index.snap(p.lon, p.lat, max_snap_m=max(self.max_snap_m, 10_000)))
-            except LocatorError:  # a port far from the network is no demand on it
+                snaps.append(
+                    self.snap_index.snap(p.lon, p.lat, max_snap_m=max(self.max_snap_m, 10_000))
+                )
+                weights.append(1.0)
+            except LocatorError:
                 continue
         for st in self._stations.values():
             if st.kind == StationKind.worker_home:
                 try:
-                    pts.append(self.snap_index.snap(st.lon, st.lat, max_snap_m=self.max_snap_m))
+                    snaps.append(self.snap_index.snap(st.lon, st.lat, max_snap_m=self.max_snap_m))
+                    weights.append(1.0)
                 except LocatorError:
                     continue
-        return DemandPoints.from_snaps(pts) if pts else None
+        if len(extra) > self.settings.max_points:
+            raise RequestTooLargeError(
+                f"at most {self.settings.max_points} demand points per request",
+                max_points=self.settings.max_points,
+            )
+        for lon, lat, weight in extra:
+            if not (math.isfinite(weight) and weight >= 0):
+                raise InvalidParameterError(f"demand weight must be finite and >= 0, got {weight}")
+            snaps.append(self.snap_index.snap(lon, lat, max_snap_m=self.max_snap_m))
+            weights.append(float(weight))
+        return DemandPoints.from_snaps(snaps, np.array(weights)) if snaps else None
 
     def coverage(
         self,
@@ -429,11 +481,13 @@ class Locator:
         minutes: float = 15.0,
         mode: str | None = None,
         region: str | tuple[float, float, float, float] | BaseGeometry | None = None,
+        demand: Sequence[tuple[float, float, float]] = (),
     ) -> CoverageReport:
         """Share of roads and demand inside the ``minutes`` circles of one kind.
 
-        Demand points are the ports and the worker homes (weight 1 each). Rows: per banner
-        inside an admin region, per league otherwise.
+        Demand points are the ports and the worker homes (weight 1 each) plus any
+        ``demand`` points given as (lon, lat, weight). Rows: per banner inside a league,
+        per league for the whole network.
         """
         mode = self.check_mode(mode)
         kd = StationKind(kind)
@@ -444,7 +498,7 @@ class Locator:
         snaps = [s for s, i in zip(forest.targets.snaps, ids, strict=True) if s is not None and i]
         labels = label_nodes(self.circles_engine, snaps, mode=mode, limit_s=mins * 60.0)
         cov = Coverage(self.circles_engine, labels, mins)
-        demand = self._demand()
+        demand_points = self._demand(demand)
         rows: list[RegionCoverage] = []
         if self.regions is not None:
             if isinstance(region, str) and any(u.code == region for u in self.regions.leagues()):
@@ -453,22 +507,42 @@ class Locator:
                 units = self.regions.leagues()
             else:
                 units = []
-            rows = cov.table({u.code: shapely.segmentize(u.geometry, 0.02) for u in units}, demand)
+            rows = cov.table(
+                {u.code: shapely.segmentize(u.geometry, 0.02) for u in units}, demand_points
+            )
         if poly is None:
             road_m, covered_m = cov.total_length_m, cov.covered_length_m
-            d_total = float(demand.weight.sum()) if demand is not None else 0.0
-            d_cov = float(demand.weight[cov.demand_covered(demand)].sum()) if demand is not None else 0.0
-            total = RegionCoverage("all", road_m / 1000, covered_m / 1000,
-                                   covered_m / road_m if road_m else 0.0, d_total, d_cov)
+            d_total = float(demand_points.weight.sum()) if demand_points is not None else 0.0
+            d_cov = (
+                float(demand_points.weight[cov.demand_covered(demand_points)].sum())
+                if demand_points is not None
+                else 0.0
+            )
+            total = RegionCoverage(
+                "all",
+                road_m / 1000,
+                covered_m / 1000,
+                covered_m / road_m if road_m else 0.0,
+                d_total,
+                d_cov,
+            )
             gaps = cov.uncovered()
         else:
-            total = cov.region(name, poly, demand)
+            total = cov.region(name, poly, demand_points)
             gaps = cov.uncovered(poly)
         return CoverageReport(
-            kind=kd.value, mode=mode, minutes=mins, region=name,
-            road_km=total.road_km, covered_km=total.covered_km, share=total.share,
-            demand_total=total.demand_total, demand_covered=total.demand_covered,
-            rows=rows, uncovered=gaps, stations_used=len(snaps),
+            kind=kd.value,
+            mode=mode,
+            minutes=mins,
+            region=name,
+            road_km=total.road_km,
+            covered_km=total.covered_km,
+            share=total.share,
+            demand_total=total.demand_total,
+            demand_covered=total.demand_covered,
+            rows=rows,
+            uncovered=gaps,
+            stations_used=len(snaps),
         )
 
     def suggest_sites(
@@ -520,7 +594,9 @@ class Locator:
         """Reject a station no mode can reach (farther than the snap radius from roads)."""
         for mode in self.graph.modes:
             try:
-                self.snap_index.snap(station.lon, station.lat, max_snap_m=self.max_snap_m, mode=mode)
+                self.snap_index.snap(
+                    station.lon, station.lat, max_snap_m=self.max_snap_m, mode=mode
+                )
                 return
             except LocatorError as exc:
                 reason = exc.message

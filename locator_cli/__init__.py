@@ -1,1 +1,1 @@
-"""The ``locator`` console command: glue between geodata (build), locator (check) and api (serve)."""
+"""The ``locator`` console command: geodata (build), locator (check) and api (serve)."""

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Station locator for the border ports of Inner Mongolia: build, check, serve.",
         epilog="Run `locator COMMAND --help` for a command's options.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser(
@@ -74,19 +76,42 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    b.add_argument("--network", default="regional",
-                   help="'regional' (embedded border network) or an OSM extract: .osm.pbf, .osm, .osm.bz2")
-    b.add_argument("--bbox", type=_bbox, default=None,
-                   help="clip an OSM extract: min_lon,min_lat,max_lon,max_lat (WGS 84)")
-    b.add_argument("--polygon", type=Path, default=None,
-                   help="clip an OSM extract by a GeoJSON Polygon/MultiPolygon file")
-    b.add_argument("--stations", type=Path, default=None,
-                   help="station file (GeoJSON or CSV, see docs/stations.md); default: bundled "
-                        "samples on the regional network, none on an OSM extract")
-    b.add_argument("--truck-kph", type=_positive, default=60.0,
-                   help="truck speed on the regional network; truck speed cap on OSM extracts")
-    b.add_argument("--car-kph", type=_positive, default=80.0,
-                   help="car speed on the regional network (OSM extracts use per-class speeds)")
+    b.add_argument(
+        "--network",
+        default="regional",
+        help="'regional' (embedded border network) or an OSM extract: .osm.pbf, .osm, .osm.bz2",
+    )
+    b.add_argument(
+        "--bbox",
+        type=_bbox,
+        default=None,
+        help="clip an OSM extract: min_lon,min_lat,max_lon,max_lat (WGS 84)",
+    )
+    b.add_argument(
+        "--polygon",
+        type=Path,
+        default=None,
+        help="clip an OSM extract by a GeoJSON Polygon/MultiPolygon file",
+    )
+    b.add_argument(
+        "--stations",
+        type=Path,
+        default=None,
+        help="station file (GeoJSON or CSV, see docs/stations.md); default: bundled "
+        "samples on the regional network, none on an OSM extract",
+    )
+    b.add_argument(
+        "--truck-kph",
+        type=_positive,
+        default=60.0,
+        help="truck speed on the regional network; truck speed cap on OSM extracts",
+    )
+    b.add_argument(
+        "--car-kph",
+        type=_positive,
+        default=80.0,
+        help="car speed on the regional network (OSM extracts use per-class speeds)",
+    )
     b.add_argument("--walk-kph", type=_positive, default=5.0, help="walking speed (OSM extracts)")
     b.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     b.add_argument("--force", action="store_true", help="replace an existing artifact")
@@ -96,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="load and validate an artifact (like osrm-routed --trial)",
         description="Load every part of an artifact as the server would; print a JSON report; "
-                    "exit 1 if anything is missing or inconsistent.",
+        "exit 1 if anything is missing or inconsistent.",
     )
     c.add_argument("artifact", type=Path, help="artifact directory")
 
@@ -106,19 +131,38 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the HTTP API. Settings also come from LOCATOR_* environment variables.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    s.add_argument("--artifact", type=Path, default=None,
-                   help="artifact directory (default: LOCATOR_ARTIFACT_DIR or artifacts/regional)")
+    s.add_argument(
+        "--artifact",
+        type=Path,
+        default=None,
+        help="artifact directory (default: LOCATOR_ARTIFACT_DIR or artifacts/regional)",
+    )
     s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
-    s.add_argument("--build-if-missing", action="store_true",
-                   help="build the default regional artifact first if the directory is absent")
+    s.add_argument(
+        "--build-if-missing",
+        action="store_true",
+        help="build the default regional artifact first if the directory is absent",
+    )
+    k = sub.add_parser(
+        "keys",
+        help="manage API keys for the write routes",
+        description="API keys are stored hashed (salted SHA-256) in api_keys.json in the "
+        "artifact directory (or LOCATOR_API_KEYS_FILE); the server picks up "
+        "changes without a restart.",
+    )
+    ksub = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    kc = ksub.add_parser("create", help="create a key and print it once")
+    kc.add_argument("--artifact", type=Path, required=True, help="artifact directory")
+    kc.add_argument("--name", required=True, help="who the key is for (shown in the audit log)")
     return parser
 
 
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING - 10 * min(verbosity + 1, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_build(args)
         if args.command == "check":
             return _cmd_check(args)
+        if args.command == "keys":
+            return _cmd_keys(args)
         return _cmd_serve(args)
     except LocatorError as exc:
         print(f"locator {args.command}: {exc.message}", file=sys.stderr)
@@ -145,9 +191,15 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     manifest = build(
         BuildOptions(
-            out=args.out, network=args.network, bbox=args.bbox, polygon=args.polygon,
-            stations=args.stations, truck_kph=args.truck_kph, car_kph=args.car_kph,
-            walk_kph=args.walk_kph, force=args.force,
+            out=args.out,
+            network=args.network,
+            bbox=args.bbox,
+            polygon=args.polygon,
+            stations=args.stations,
+            truck_kph=args.truck_kph,
+            car_kph=args.car_kph,
+            walk_kph=args.walk_kph,
+            force=args.force,
             progress=False if args.no_progress else None,
         )
     )
@@ -162,6 +214,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     report = check_artifact(args.artifact)
     print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from api.auth import KeyStore
+    from locator.config import Settings
+
+    if not args.artifact.is_dir():
+        print(f"locator keys: no artifact directory {args.artifact}", file=sys.stderr)
+        return 1
+    path = Settings(artifact_dir=args.artifact).keys_path()
+    key = KeyStore(path).create(args.name)
+    print(f"created API key for {args.name!r} in {path}; it is shown only once:", file=sys.stderr)
+    print(key)
     return 0
 
 

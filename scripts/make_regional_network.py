@@ -3,7 +3,8 @@
 The source is ``scgraph_data.world_highways``: an OpenStreetMap-derived world highway graph
 (560k nodes, 826k undirected edges, coordinates rounded to 0.001°, weights in km, no road
 classes). We keep the nodes inside the Inner Mongolia border window and the edges whose
-both ends lie inside it, drop self-loops and nodes left without edges, and store integers (millidegrees, metres).
+both ends lie inside it, drop self-loops and nodes left without edges, and store
+integers (millidegrees, metres).
 
 Usage::
 

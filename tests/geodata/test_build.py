@@ -40,7 +40,9 @@ def test_regional_manifest(regional):
     assert "ODbL" in manifest["licences"]["regional_network"]
     assert manifest["stations"]["count"] >= 40
     assert set(manifest["stations"]["by_kind"]) == {
-        "driver_station", "worker_home", "outdoor_worker_post"
+        "driver_station",
+        "worker_home",
+        "outdoor_worker_post",
     }
     assert manifest["ports"]["count"] >= 7
     assert "numpy" in manifest["versions"]
@@ -92,7 +94,7 @@ def test_failed_build_leaves_nothing(tmp_path):
     out = tmp_path / "never"
     bad_stations = tmp_path / "stations.geojson"
     bad_stations.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"nothing was written|problem"):
         build(BuildOptions(out=out, stations=bad_stations, progress=False))
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad_stations]
@@ -118,8 +120,12 @@ def test_cli_rejects_bad_options(tmp_path, capsys):
         main(["build", "--bbox", "nan,1,2,3", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit):
         main(["build", "--truck-kph", "-5", "--out", str(tmp_path / "x")])
-    assert main(["build", "--network", str(tmp_path / "missing.osm.pbf"),
-                 "--out", str(tmp_path / "x")]) == 1
+    assert (
+        main(
+            ["build", "--network", str(tmp_path / "missing.osm.pbf"), "--out", str(tmp_path / "x")]
+        )
+        == 1
+    )
     assert "neither 'regional' nor an existing file" in capsys.readouterr().err
     assert main(["build", "--bbox", "111,43,112,44", "--out", str(tmp_path / "y")]) == 1
     assert not (tmp_path / "x").exists()

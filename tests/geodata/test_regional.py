@@ -29,8 +29,8 @@ def test_counts_match_documented_source(graph):
 
 def test_window_and_crs(graph):
     min_lon, min_lat, max_lon, max_lat = graph.bbox()
-    assert 97.0 <= min_lon and max_lon <= 126.5
-    assert 37.0 <= min_lat and max_lat <= 53.6
+    assert min_lon >= 97.0 and max_lon <= 126.5
+    assert min_lat >= 37.0 and max_lat <= 53.6
     assert graph.crs == REGIONAL_CRS
     assert graph.network_kind == "regional"
 

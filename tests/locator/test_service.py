@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -54,11 +55,15 @@ def _near_network_points(loc: Locator, n: int, seed: int) -> list[tuple[float, f
     rng = np.random.default_rng(seed)
     nodes = rng.choice(loc.graph.n_nodes, n, replace=False)
     jitter = rng.uniform(-0.005, 0.005, size=(n, 2))
-    return [(float(loc.graph.node_lon[i] + dx), float(loc.graph.node_lat[i] + dy))
-            for i, (dx, dy) in zip(nodes, jitter, strict=True)]
+    return [
+        (float(loc.graph.node_lon[i] + dx), float(loc.graph.node_lat[i] + dy))
+        for i, (dx, dy) in zip(nodes, jitter, strict=True)
+    ]
 
 
-def _all_station_times(loc: Locator, lon: float, lat: float, kind: str, mode: str) -> dict[str, float]:
+def _all_station_times(
+    loc: Locator, lon: float, lat: float, kind: str, mode: str
+) -> dict[str, float]:
     """Reference: a full route to every station of the kind (one search each)."""
     out = {}
     for s in loc.stations():
@@ -155,7 +160,7 @@ def test_station_circles_precomputed_match_live(loc):
         # stored circles are simplified by 5 m and rounded to 1e-6 degrees
         assert a.area_km2 == pytest.approx(b.area_km2, rel=0.02)
         assert a.polygon.symmetric_difference(b.polygon).area < 0.02 * b.polygon.area
-    for small, big in zip(stored, stored[1:], strict=False):
+    for small, big in itertools.pairwise(stored):
         assert small.polygon.difference(big.polygon).area <= 1e-9 + 1e-6 * small.polygon.area
 
 
@@ -174,6 +179,18 @@ def test_coverage_report(loc):
     assert port.share > 0.3  # Erenhot's ten driver homes cover its surroundings
     box = loc.coverage(kind="worker_home", region=(111.5, 43.3, 112.5, 44.0))
     assert box.region == "bbox"
+    # imported demand points with weights: one next to a driver station, one far away
+    st = next(s for s in loc.stations() if s.kind.value == "driver_station")
+    times = loc.forests[("truck", "driver_station")][0].node_time_s
+    far_node = int(np.argmax(np.where(np.isfinite(times), times, -1.0)))  # hours from any
+    far = (float(loc.graph.node_lon[far_node]), float(loc.graph.node_lat[far_node]))
+    weighted = loc.coverage(
+        kind="driver_station", region=None, demand=[(st.lon, st.lat, 250.0), (*far, 40.0)]
+    )
+    assert weighted.demand_total == pytest.approx(whole.demand_total + 290.0)
+    assert weighted.demand_covered == pytest.approx(whole.demand_covered + 250.0)
+    with pytest.raises(InvalidParameterError):
+        loc.coverage(kind="driver_station", demand=[(st.lon, st.lat, float("nan"))])
 
 
 def test_site_suggestions_raise_coverage(loc):
@@ -188,8 +205,16 @@ def test_site_suggestions_raise_coverage(loc):
 
 def _station_like(loc: Locator, sid: str, lon: float, lat: float, kind: str = "driver_station"):
     base = loc.stations()[0].model_dump()
-    base.update(id=sid, lon=lon, lat=lat, kind=kind, services=["rest", "hot_meals"],
-                opening_hours="24/7", capacity_people=None, area_m2=None)
+    base.update(
+        id=sid,
+        lon=lon,
+        lat=lat,
+        kind=kind,
+        services=["rest", "hot_meals"],
+        opening_hours="24/7",
+        capacity_people=None,
+        area_m2=None,
+    )
     from locator.stations import Station
 
     return Station.model_validate(base)
@@ -197,7 +222,7 @@ def _station_like(loc: Locator, sid: str, lon: float, lat: float, kind: str = "d
 
 def test_edits_are_seen_by_the_next_query(fresh):
     loc = fresh
-    # a point far from every driver station, on a road
+    # a network node (about 5 minutes from the Ganqimaodu driver home)
     lon, lat = float(loc.graph.node_lon[100]), float(loc.graph.node_lat[100])
     before = loc.nearest(lon, lat, kind="driver_station")[0]
     new = _station_like(loc, "test-new-station", lon, lat)
@@ -238,7 +263,9 @@ def test_reopen_after_out_of_band_store_change_recomputes(fresh):
     assert reopened.nearest(lon, lat, kind="driver_station")[0].station.id == "added-offline"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lon=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-180, 180)),
     lat=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-90, 90)),
