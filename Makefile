@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test build check lint typecheck bench clean
+.PHONY: run test install install-test install-browser build check lint typecheck bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The widget's end-to-end test drives Debian's Chromium (never `playwright install`,
+# which downloads a browser) and needs the Noto fonts for Mongolian and Chinese labels.
+BROWSER_PKGS := chromium fonts-noto-core fonts-noto-cjk
+install-browser:
+	@if command -v chromium >/dev/null 2>&1 && [ -d /usr/share/fonts/truetype/noto ] \
+	    && [ -d /usr/share/fonts/opentype/noto ]; then :; else \
+	  echo "installing $(BROWSER_PKGS) with apt-get (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS); \
+	fi
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -27,8 +37,8 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/locator serve --artifact $(ARTIFACT) --host $(HOST) --port $(PORT) --build-if-missing
 
-## test: install with test extras and run the whole suite
-test: install-test
+## test: install with test extras (and Chromium for the widget test), run the whole suite
+test: install-test install-browser
 	$(PY) -m pytest
 
 build: install

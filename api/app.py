@@ -1,7 +1,8 @@
 """FastAPI application factory.
 
 ``create_app(settings)`` builds the app; its lifespan loads the artifact once into
-``app.state.locator``. Routes stay thin: validate, call :mod:`locator`, format.
+``app.state.locator`` and opens the API key file. Routes stay thin: validate, call
+:mod:`locator`, format (routers in :mod:`api.routers`, one per resource).
 """
 
 from __future__ import annotations
@@ -11,12 +12,23 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
 
-from api.problems import install_problem_handlers
+from api.auth import API_KEY_HEADER, KeyStore
+from api.middleware import ApiHeadersMiddleware, TokenBucket
+from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
+from api.routers import admin, isochrones, nearest, places, planning, stations
+from api.routers.widget import include_widget
 from locator import __version__
 from locator.config import Settings
 from locator.service import Locator
+
+#: Response headers a browser page may read across origins.
+EXPOSED_HEADERS = [
+    "ETag", "Content-Language", "Location", "Retry-After",
+    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
+]
 
 
 class Health(BaseModel):
@@ -44,9 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Nearest stations, 15-minute service circles and coverage for the border ports "
                 "of Inner Mongolia.",
+        description="Errors are `application/problem+json` with a stable `code`; see "
+                    "docs/api.md. Write routes need an API key in the "
+                    f"`{API_KEY_HEADER}` header.",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.keys = KeyStore(settings.keys_path())
+    app.state.isochrone_bodies = isochrones.BodyCache()
     install_problem_handlers(app)
 
     @app.get("/health", response_model=Health, summary="Service health and artifact summary",
@@ -56,4 +73,59 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loc: Locator = request.app.state.locator
         return Health(status="ok", version=__version__, artifact=loc.summary())
 
+    for module in (stations, nearest, isochrones, planning, places, admin):
+        app.include_router(module.router)
+
+    # --- widget and base map (api/routers/widget.py, owned by the widget work) ----------
+    include_widget(app)
+    # --------------------------------------------------------------------------------------
+
+    _document_problem_schema(app)
+
+    bucket = (TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+              if settings.rate_limit_enabled else None)
+    app.add_middleware(ApiHeadersMiddleware, bucket=bucket)
+    app.add_middleware(  # outermost: CORS headers on every answer, 429s included
+        CORSMiddleware,
+        allow_origins=settings.cors_allow_origins,
+        allow_methods=["GET"],
+        allow_headers=["Accept-Language", "If-None-Match"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
     return app
+
+
+def _document_problem_schema(app: FastAPI) -> None:
+    """Document problem+json on every error response of every operation.
+
+    The exception handlers (:func:`api.problems.install_problem_handlers`) and the rate
+    limiter answer every error as ``application/problem+json``, whichever router the
+    operation comes from; this makes the OpenAPI document say so, and adds the 422
+    (invalid parameters), 400 (unreadable body) and, under ``/v1/``, 429 (rate limit)
+    responses any operation can give.
+    """
+    original = app.openapi
+    ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("Problem", Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"))
+            for path, item in schema.get("paths", {}).items():
+                for op in item.values():
+                    responses = op.setdefault("responses", {})
+                    responses.setdefault("422", {"description": "Invalid request"})
+                    if "requestBody" in op:
+                        responses.setdefault("400", {"description": "Unreadable body"})
+                    if path.startswith("/v1/"):
+                        responses.setdefault("429", {"description": "Too many requests"})
+                    for code, response in responses.items():
+                        if code[0] in "45":
+                            response.setdefault("content", {})[PROBLEM_JSON] = ref
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

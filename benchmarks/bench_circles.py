@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import make_grid  # noqa: E402
+from gridfactory import make_grid  # noqa: E402
 
 from benchmarks.networks import load_network  # noqa: E402
 from geodata.regional import load_regional_graph  # noqa: E402

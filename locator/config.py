@@ -43,6 +43,32 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="Half-width of road-hugging circles, street networks."
     )
 
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="JSON file of hashed API keys for the write routes "
+        "(default: api_keys.json in the artifact directory).",
+    )
+    rate_limit_enabled: bool = Field(
+        default=True, description="Apply the per-client token-bucket rate limit."
+    )
+    rate_limit_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Sustained requests per second allowed per client address.",
+    )
+    rate_limit_burst: int = Field(
+        default=60, ge=1, description="Requests a client may make at once (bucket size)."
+    )
+    cors_allow_origins: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Origins allowed to read the API from a browser (GET only).",
+    )
+
+    def keys_path(self) -> Path:
+        """Where API keys are stored (:attr:`api_keys_file` or the artifact default)."""
+        return self.api_keys_file or self.artifact_dir / "api_keys.json"
+
     def max_snap_m(self, network_kind: str) -> float:
         """Snap radius for a network kind (``"regional"`` or ``"street"``)."""
         return self.max_snap_m_regional if network_kind == "regional" else self.max_snap_m_street

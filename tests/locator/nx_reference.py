@@ -70,7 +70,7 @@ def close(a: float, b: float, rel: float = 1e-6, abs_s: float = 1e-6) -> bool:
 
 def random_grid(rows: int, cols: int, seed: int, *, spacing_m: float = 1000.0) -> RoadGraph:
     """A ``make_grid`` grid with random one-way and missing edges (may be disconnected)."""
-    from conftest import make_grid
+    from gridfactory import make_grid
 
     rng = np.random.default_rng(seed)
     pairs = [

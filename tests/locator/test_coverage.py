@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 from _circles_reference import locations, node_times, sample_times, snap_on
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

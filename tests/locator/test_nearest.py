@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nx_reference import (

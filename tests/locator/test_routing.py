@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nx_reference import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

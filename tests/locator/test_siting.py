@@ -8,7 +8,7 @@ import numpy as np
 import pulp
 import pytest
 from _circles_reference import node_times
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import shapely
-from conftest import make_grid
+from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nx_reference import bend_edges, random_grid, random_lonlat

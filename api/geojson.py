@@ -1,0 +1,164 @@
+"""GeoJSON (RFC 7946) formatting of domain objects, and the ``application/geo+json`` response.
+
+Coordinates are WGS 84 ``[lon, lat]`` rounded to 6 decimals (about 0.1 m), whatever datum
+the request used for its input coordinates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import shapely
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from shapely.geometry.base import BaseGeometry
+
+from api.i18n import Lang, pick
+from locator.isochrones import IsochroneContour
+from locator.regions import AdminUnit
+from locator.routing import Route
+from locator.stations import Port, Station
+
+GEOJSON = "application/geo+json"
+COORD_DECIMALS = 6
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON; NaN and infinities are a bug, not output."""
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+class GeoJSONResponse(JSONResponse):
+    """A JSON response with the ``application/geo+json`` media type."""
+
+    media_type = GEOJSON
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return dumps(content)
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag of a response body."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def if_none_match(request: Request, etag: str) -> bool:
+    """Whether the request's ``If-None-Match`` matches ``etag`` (weak comparison)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def cached_response(request: Request, body: bytes, *, media_type: str = GEOJSON,
+                    headers: Mapping[str, str] | None = None) -> Response:
+    """A 200 with an ETag, or a 304 when the client already holds this body."""
+    etag = etag_of(body)
+    out = {"ETag": etag, "Cache-Control": "no-cache", **(headers or {})}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=out)
+    return Response(body, media_type=media_type, headers=out)
+
+
+def geometry(geom: BaseGeometry | None) -> dict[str, Any] | None:
+    """RFC 7946 geometry of a shapely geometry (``None`` when empty)."""
+    if geom is None or geom.is_empty:
+        return None
+    rounded = shapely.transform(geom, lambda c: np.round(c, COORD_DECIMALS))
+    out: dict[str, Any] = json.loads(shapely.to_geojson(rounded))
+    return out
+
+
+def point(lon: float, lat: float) -> dict[str, Any]:
+    """A GeoJSON Point."""
+    return {"type": "Point",
+            "coordinates": [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]}
+
+
+def station_properties(st: Station, lang: Lang) -> dict[str, Any]:
+    """Station fields with ``name`` in ``lang`` and every name under ``names``."""
+    props = st.properties()
+    names = props.pop("name")
+    return {"id": st.id, "kind": st.kind.value, "name": pick(names, lang), "names": names,
+            **{k: v for k, v in props.items() if k not in ("id", "kind")}}
+
+
+def station_feature(st: Station, lang: Lang) -> dict[str, Any]:
+    """A station as a Point feature."""
+    return {"type": "Feature", "id": st.id, "geometry": point(st.lon, st.lat),
+            "properties": station_properties(st, lang)}
+
+
+def port_feature(p: Port, lang: Lang) -> dict[str, Any]:
+    """A port as a Point feature."""
+    names = p.name.model_dump(exclude_none=True)
+    league = p.league.model_dump(exclude_none=True)
+    across = p.town_across.model_dump(exclude_none=True)
+    return {
+        "type": "Feature", "id": p.id, "geometry": point(p.lon, p.lat),
+        "properties": {
+            "id": p.id, "name": pick(names, lang), "names": names,
+            "league": pick(league, lang), "country_across": p.country_across,
+            "town_across": pick(across, lang), "transport": list(p.transport),
+            "location_accuracy_m": p.location_accuracy_m, "source": p.source, "notes": p.notes,
+        },
+    }
+
+
+def region_feature(u: AdminUnit, lang: Lang, geom: BaseGeometry | None) -> dict[str, Any]:
+    """An admin unit (league or banner); ``geom`` is ``None`` unless asked for."""
+    names = {"zh": u.name_zh, "en": u.name_en, "mn": u.name_mn}
+    return {
+        "type": "Feature", "id": u.code, "geometry": geometry(geom),
+        "properties": {"code": u.code, "level": u.level, "name": pick(names, lang),
+                       "names": {k: v for k, v in names.items() if v},
+                       "name_pinyin": u.name_pinyin, "parent_code": u.parent_code},
+    }
+
+
+def route_properties(r: Route) -> dict[str, Any]:
+    """Summary of a route (no internal edge ids)."""
+    return {
+        "mode": r.mode,
+        "duration_s": round(r.duration_s, 1),
+        "distance_m": round(r.distance_m, 1),
+        "steps": [{"name": s["name"], "distance_m": round(s["distance_m"], 1),
+                   "duration_s": round(s["duration_s"], 1)} for s in r.steps],
+        "crosses_border": r.crosses_border,
+    }
+
+
+def route_geometry(r: Route) -> dict[str, Any] | None:
+    """The route polyline (a degenerate route repeats its single point)."""
+    coords = [[round(x, COORD_DECIMALS), round(y, COORD_DECIMALS)] for x, y in r.coordinates]
+    if not coords:
+        return None
+    if len(coords) == 1:
+        coords = coords * 2
+    return {"type": "LineString", "coordinates": coords}
+
+
+def route_feature(r: Route, **extra: Any) -> dict[str, Any]:
+    """A route as a LineString feature."""
+    return {"type": "Feature", "geometry": route_geometry(r),
+            "properties": {**route_properties(r), **extra}}
+
+
+def contour_features(contours: Iterable[IsochroneContour], **extra: Any) -> list[dict[str, Any]]:
+    """Nested service circles, largest first (so smaller ones draw on top)."""
+    out = []
+    for c in sorted(contours, key=lambda c: -c.minutes):
+        out.append({
+            "type": "Feature", "geometry": geometry(c.polygon),
+            "properties": {"minutes": c.minutes, "area_km2": round(c.area_km2, 4),
+                           "reached_length_m": round(c.reached_length_m, 1), **extra},
+        })
+    return out

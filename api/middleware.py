@@ -1,0 +1,143 @@
+"""Per-client rate limiting and security headers (pure ASGI, cheap per request).
+
+Rate limit: a token bucket per client address (``rate_limit_burst`` tokens, refilled at
+``rate_limit_per_s``) over every ``/v1/`` route. Responses carry the IETF draft headers
+``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds until the bucket
+is full) and ``RateLimit-Policy``; an empty bucket answers 429 ``rate_limited`` with
+``Retry-After``. State is in memory, per process (each uvicorn worker limits on its own).
+
+Framing: write requests (POST, PATCH, DELETE) and ``/v1/admin/`` routes send
+``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'``; read
+routes may be embedded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NO_FRAMING = [(b"x-frame-options", b"DENY"),
+               (b"content-security-policy", b"frame-ancestors 'none'")]
+_MAX_CLIENTS = 10_000
+
+
+class TokenBucket:
+    """Token buckets keyed by client.
+
+    Parameters
+    ----------
+    rate_per_s
+        Refill rate (tokens per second).
+    burst
+        Bucket size.
+    clock
+        Monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, rate_per_s: float, burst: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, client: str) -> tuple[bool, int, int]:
+        """Spend one token of ``client``.
+
+        Returns
+        -------
+        tuple
+            ``(allowed, remaining, seconds)``: ``seconds`` is the time until the bucket
+            is full when allowed, until the next token otherwise.
+        """
+        now = self.clock()
+        tokens, last = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate_per_s)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        if len(self._buckets) >= _MAX_CLIENTS and client not in self._buckets:
+            self._prune(now)
+        self._buckets[client] = (tokens, now)
+        if allowed:
+            return True, math.floor(tokens), math.ceil((self.burst - tokens) / self.rate_per_s)
+        return False, 0, max(1, math.ceil((1.0 - tokens) / self.rate_per_s))
+
+    def _prune(self, now: float) -> None:
+        """Forget clients whose bucket has refilled (they are indistinguishable from new)."""
+        full = [c for c, (t, last) in self._buckets.items()
+                if t + (now - last) * self.rate_per_s >= self.burst]
+        for c in full:
+            del self._buckets[c]
+        if len(self._buckets) >= _MAX_CLIENTS:  # all active: drop the oldest half
+            for c in sorted(self._buckets, key=lambda c: self._buckets[c][1])[:_MAX_CLIENTS // 2]:
+                del self._buckets[c]
+
+
+class ApiHeadersMiddleware:
+    """Rate limiting (``/v1/``) and anti-framing headers (writes and admin routes)."""
+
+    def __init__(self, app: ASGIApp, *, bucket: TokenBucket | None) -> None:
+        self.app = app
+        self.bucket = bucket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        extra: list[tuple[bytes, bytes]] = []
+        if method not in _READ_METHODS or path.startswith("/v1/admin"):
+            extra.extend(_NO_FRAMING)
+        if self.bucket is not None and path.startswith("/v1/") and method != "OPTIONS":
+            client = scope.get("client")
+            key = client[0] if client else "unknown"
+            allowed, remaining, seconds = self.bucket.take(key)
+            extra += [
+                (b"ratelimit-limit", str(self.bucket.burst).encode()),
+                (b"ratelimit-remaining", str(remaining).encode()),
+                (b"ratelimit-reset", str(seconds).encode()),
+                (b"ratelimit-policy",
+                 f"{self.bucket.burst};w={math.ceil(self.bucket.burst / self.bucket.rate_per_s)}"
+                 .encode()),
+            ]
+            if not allowed:
+                await _too_many(send, extra, seconds)
+                return
+
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _too_many(send: Send, headers: list[tuple[bytes, bytes]], retry_after: int) -> None:
+    body = json.dumps({
+        "type": "about:blank#rate_limited", "title": "Too many requests", "status": 429,
+        "code": "rate_limited",
+        "detail": f"rate limit exceeded; retry in {retry_after} s", "retry_after_s": retry_after,
+    }).encode()
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+        *headers,
+    ]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,113 @@
+"""``/v1/nearest`` (stations fastest to reach, with routes) and ``/v1/route``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.geojson import GeoJSONResponse, dumps, route_feature, route_geometry, route_properties
+from api.geojson import station_feature as _station_feature
+from api.i18n import language_headers, request_lang
+from api.params import (
+    Crs,
+    CrsQ,
+    LangQ,
+    LatQ,
+    LonQ,
+    ModeQ,
+    china_time,
+    get_locator,
+    parse_enum_list,
+    parse_lonlat,
+    to_wgs84,
+)
+from api.problems import problem_responses
+from api.schemas import NearestCollection, RouteFeature
+from locator.service import Locator
+from locator.stations import Service, StationKind
+
+router = APIRouter(prefix="/v1", tags=["routing"])
+
+LocatorDep = Annotated[Locator, Depends(get_locator)]
+
+
+@router.get(
+    "/nearest",
+    summary="Nearest stations by road travel time, with routes",
+    response_model=NearestCollection,
+    response_class=GeoJSONResponse,
+    responses=problem_responses(404, 413),
+)
+def nearest(
+    *,
+    request: Request,
+    loc: LocatorDep,
+    lon: LonQ,
+    lat: LatQ,
+    kind: StationKind | None = None,
+    services: Annotated[str | None, Query(
+        max_length=500, description="Comma-separated services the station must offer",
+        examples=["hot_meals,toilet"])] = None,
+    mode: ModeQ = None,
+    k: Annotated[int, Query(ge=1, description="Stations to return (at most Settings.max_k)")] = 1,
+    at: Annotated[datetime | None, Query(
+        description="Only stations open at this instant (naive = China Standard Time)")] = None,
+    crs: CrsQ = Crs.wgs84,
+    lang: LangQ = None,
+) -> Response:
+    """The ``k`` stations a driver at ``(lon, lat)`` reaches fastest along the roads.
+
+    Each feature is the route (LineString) to one station with ``duration_s``,
+    ``distance_m``, ``steps`` and ``crosses_border``; the station is in
+    ``properties.station``. Errors: ``no_road_nearby``, ``outside_service_area``,
+    ``no_route`` (nothing matching is reachable), ``request_too_large`` (k).
+    """
+    x, y = to_wgs84(loc, lon, lat, crs)
+    language = request_lang(request, lang)
+    answers = loc.nearest(
+        x, y, mode=mode, kind=kind, services=parse_enum_list(services, Service, "services"),
+        open_at=china_time(at, "at"), k=k,
+    )
+    used_mode = loc.check_mode(mode)
+    features = [
+        {"type": "Feature", "id": a.station.id, "geometry": route_geometry(a.route),
+         "properties": {**route_properties(a.route), "rank": rank,
+                        "station": _station_feature(a.station, language)}}
+        for rank, a in enumerate(answers, start=1)
+    ]
+    body = dumps({"type": "FeatureCollection",
+                  "query": {"lon": x, "lat": y, "crs": crs.value, "mode": used_mode},
+                  "features": features})
+    return Response(body, media_type=GeoJSONResponse.media_type,
+                    headers=language_headers(language))
+
+
+@router.get(
+    "/route",
+    summary="Fastest route between two points, or to a station",
+    response_model=RouteFeature,
+    response_class=GeoJSONResponse,
+    responses=problem_responses(404),
+)
+def route(
+    loc: LocatorDep,
+    from_: Annotated[str, Query(alias="from", max_length=100,
+                                description="Start as lon,lat (datum per crs)",
+                                examples=["117.39,49.59"])],
+    to: Annotated[str, Query(max_length=100,
+                             description="End as lon,lat or a station id",
+                             examples=["mzl-driver-home-01"])],
+    mode: ModeQ = None,
+    crs: CrsQ = Crs.wgs84,
+) -> Response:
+    """Fastest route along the roads, partial edges at both ends included."""
+    start = to_wgs84(loc, *parse_lonlat(from_, "from"), crs)
+    if "," in to:
+        end: tuple[float, float] | str = to_wgs84(loc, *parse_lonlat(to, "to"), crs)
+    else:
+        end = to
+    r = loc.route(start, end, mode=mode)
+    extra = {"to_station_id": end} if isinstance(end, str) else {}
+    return Response(dumps(route_feature(r, **extra)), media_type=GeoJSONResponse.media_type)

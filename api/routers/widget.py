@@ -1,0 +1,406 @@
+"""The embeddable map widget, its static files, fonts and offline base map.
+
+``include_widget(app)`` adds:
+
+- ``GET /widget``: the page meant for an ``<iframe>`` (configured by query parameters that
+  the page's script reads, see ``docs/widget.md``); ``GET /widget/demo``: a host page that
+  embeds it with the documented snippet and logs the messages it posts.
+- ``GET /widget/fonts.css`` and ``GET /widget/fonts/{file}``: ``@font-face`` rules for the
+  Noto fonts that are installed on the server (Debian ``fonts-noto-core`` for traditional
+  Mongolian, ``fonts-noto-cjk`` for Chinese), served from the server itself. Missing fonts
+  are left out of the stylesheet and the page falls back to the reader's system fonts.
+- ``GET /v1/basemap/roads`` and ``GET /v1/basemap/regions``: the base layers as GeoJSON
+  (see :mod:`api.basemap`), so the page loads nothing from any other host; and
+  ``GET /v1/basemap/circles``: every station's service circles in one collection.
+- ``/static``: the page's script and style and the vendored Leaflet (BSD-2-Clause).
+
+The page is sent with a Content-Security-Policy that only allows the server's own origin,
+so a browser enforces the "no other host" rule even if a script tried otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from api.basemap import Basemap, GeoJSONBody
+from api.geojson import GeoJSONResponse
+from api.problems import problem_responses
+from locator.errors import InvalidParameterError
+from locator.service import Locator
+from locator.stations import StationKind
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+DEFAULT_FONT_ROOTS: tuple[Path, ...] = (Path("/usr/share/fonts"),)
+GEOJSON = "application/geo+json"
+
+WIDGET_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
+    "form-action 'none'; object-src 'none'"
+)
+"""Only the server's own origin; inline styles are needed by Leaflet's positioning."""
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """A font the widget can use if its Debian package is installed on the server."""
+
+    file: str
+    family: str
+    package: str
+    candidates: tuple[str, ...]
+    local_names: tuple[str, ...]
+    unicode_range: str
+    format: str | None
+
+    def find(self, roots: Sequence[Path]) -> Path | None:
+        """The first installed candidate path under one of ``roots``."""
+        for root in roots:
+            for rel in self.candidates:
+                path = root / rel
+                if path.is_file():
+                    return path
+        return None
+
+
+FONTS: dict[str, FontSpec] = {
+    spec.file: spec
+    for spec in (
+        FontSpec(
+            file="NotoSansMongolian-Regular.ttf",
+            family="Locator Mongolian",
+            package="fonts-noto-core",
+            candidates=("truetype/noto/NotoSansMongolian-Regular.ttf",),
+            local_names=(),  # small (≈240 kB): always served, so every reader gets the same shapes
+            unicode_range="U+1800-18AF, U+11660-1167F, U+180E, U+202F",
+            format="truetype",
+        ),
+        FontSpec(
+            file="NotoSansCJK-Regular.ttc",
+            family="Locator CJK",
+            package="fonts-noto-cjk",
+            candidates=(
+                "opentype/noto/NotoSansCJK-Regular.ttc",
+                "truetype/noto/NotoSansCJK-Regular.ttc",
+            ),
+            # ≈19 MB: prefer the reader's own copy (phones usually have it), else download
+            local_names=("Noto Sans CJK SC", "NotoSansCJKsc-Regular", "Source Han Sans SC"),
+            unicode_range="U+2E80-2FDF, U+3000-303F, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, "
+                          "U+FF00-FFEF",
+            format=None,  # a collection; Chrome and Firefox sniff it, a wrong hint would skip it
+        ),
+    )
+}
+
+
+def font_css(roots: Sequence[Path]) -> str:
+    """``@font-face`` rules for the installed fonts; comments name the missing ones."""
+    out = ["/* Fonts served by this server (see docs/widget.md). */"]
+    for spec in FONTS.values():
+        path = spec.find(roots)
+        if path is None:
+            out.append(
+                f"/* {spec.family}: not installed on the server (Debian package {spec.package}); "
+                "system fonts are used instead. */"
+            )
+            continue
+        sources = [f'local("{name}")' for name in spec.local_names]
+        fmt = f' format("{spec.format}")' if spec.format else ""
+        sources.append(f'url("fonts/{spec.file}"){fmt}')
+        out.append(
+            "@font-face {\n"
+            f'  font-family: "{spec.family}";\n'
+            f"  src: {', '.join(sources)};\n"
+            f"  unicode-range: {spec.unicode_range};\n"
+            "  font-display: swap;\n"
+            "}"
+        )
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- models
+class BasemapGeometry(BaseModel):
+    """A GeoJSON (Multi)LineString or (Multi)Polygon geometry, WGS 84 ``[lon, lat]``."""
+
+    type: Literal["LineString", "MultiLineString", "Polygon", "MultiPolygon"]
+    coordinates: list[Any]
+
+
+class BasemapFeature(BaseModel):
+    """One base map feature."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str | None = None
+    geometry: BasemapGeometry
+    properties: dict[str, Any]
+
+
+class BasemapCollection(BaseModel):
+    """An RFC 7946 FeatureCollection of base map features."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[BasemapFeature]
+
+
+ROADS_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "MultiLineString",
+                "coordinates": [[[117.372, 49.616], [117.38, 49.62]]],
+            },
+            "properties": {"cell": [117.0, 49.0], "lines": 1},
+        }
+    ],
+}
+REGIONS_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "150700",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[119.0, 49.0], [120.0, 49.0], [120.0, 50.0], [119.0, 49.0]]],
+            },
+            "properties": {
+                "code": "150700", "level": "league", "name_zh": "呼伦贝尔市",
+                "name_en": "Hulunbuir", "name_pinyin": "Hulunbei'ershi", "name_mn": None,
+                "parent_code": "150000",
+            },
+        }
+    ],
+}
+
+
+CIRCLES_EXAMPLE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[111.96, 43.62], [111.98, 43.62], [111.98, 43.64],
+                                 [111.96, 43.62]]],
+            },
+            "properties": {"station_id": "erl-driver-home-01", "kind": "driver_station",
+                           "minutes": 15.0, "mode": "truck", "area_km2": 14.2},
+        }
+    ],
+}
+
+
+def _geojson_responses(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        **problem_responses(*errors),
+        200: {
+            "description": "GeoJSON FeatureCollection (gzip-encoded when the client accepts it)",
+            "content": {GEOJSON: {"example": example}},
+        },
+        304: {"description": "Not modified (the ETag in If-None-Match still matches)"},
+    }
+
+
+def _basemap(request: Request) -> Basemap:
+    """The base map of the loaded artifact, built on first use and kept with the app."""
+    loc: Locator = request.app.state.locator
+    cached: tuple[Locator, Basemap] | None = getattr(request.app.state, "widget_basemap", None)
+    if cached is None or cached[0] is not loc:
+        cached = (loc, Basemap(loc))
+        request.app.state.widget_basemap = cached
+    return cached[1]
+
+
+def _send(request: Request, body: GeoJSONBody) -> Response:
+    headers = {
+        "ETag": body.etag,
+        "Cache-Control": "public, max-age=3600",
+        "Vary": "Accept-Encoding",
+    }
+    inm = request.headers.get("if-none-match", "")
+    if body.etag in {t.strip() for t in inm.split(",")} or inm.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gz, media_type=GEOJSON, headers=headers)
+    return Response(body.raw, media_type=GEOJSON, headers=headers)
+
+
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidParameterError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat",
+                                    bbox=text)
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+        raise InvalidParameterError(
+            "bbox must satisfy -180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90",
+            bbox=text,
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
+    """The widget's routes (pages and fonts hidden from the OpenAPI, base map documented)."""
+    router = APIRouter()
+    roots = tuple(font_roots)
+
+    @router.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False,
+                      response_class=HTMLResponse)
+    def widget_page() -> Response:
+        return FileResponse(
+            STATIC_DIR / "widget.html",
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
+        )
+
+    @router.api_route("/widget/demo", methods=["GET", "HEAD"], include_in_schema=False,
+                      response_class=HTMLResponse)
+    def widget_demo() -> Response:
+        return FileResponse(
+            STATIC_DIR / "widget-demo.html",
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": WIDGET_CSP + "; frame-src 'self'",
+                     "Cache-Control": "no-cache"},
+        )
+
+    @router.get("/widget/fonts.css", include_in_schema=False)
+    def widget_fonts_css() -> Response:
+        return Response(font_css(roots), media_type="text/css; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+    @router.get("/widget/fonts/{file}", include_in_schema=False)
+    def widget_font(file: str) -> Response:
+        spec = FONTS.get(file)
+        path = spec.find(roots) if spec is not None else None
+        if spec is None or path is None:
+            from starlette.exceptions import HTTPException
+
+            raise HTTPException(404, f"font {file!r} is not available on this server")
+        media = "font/ttf" if file.endswith(".ttf") else "font/collection"
+        return FileResponse(path, media_type=media,
+                            headers={"Cache-Control": "public, max-age=604800"})
+
+    @router.get(
+        "/v1/basemap/roads",
+        summary="Base map roads (simplified lines of the served network)",
+        tags=["basemap"],
+        response_model=BasemapCollection,
+        response_class=GeoJSONResponse,
+        responses=_geojson_responses(ROADS_EXAMPLE),
+    )
+    def basemap_roads(
+        request: Request,
+        bbox: Annotated[
+            str | None,
+            Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84): only grid cells with "
+                              "roads in this box", examples=["116.5,49.0,118.0,50.0"],
+                  max_length=200),
+        ] = None,
+    ) -> Response:
+        """The artifact's road network, folded to undirected lines, simplified to about
+        200 m and grouped in 1° cells (one MultiLineString feature per cell). Built once per
+        loaded artifact; ETag and gzip supported."""
+        box = _parse_bbox(bbox) if bbox is not None else None
+        return _send(request, _basemap(request).roads.body(box))
+
+    @router.get(
+        "/v1/basemap/regions",
+        summary="Base map outlines of leagues and banners",
+        tags=["basemap"],
+        response_model=BasemapCollection,
+        response_class=GeoJSONResponse,
+        responses=_geojson_responses(REGIONS_EXAMPLE),
+    )
+    def basemap_regions(
+        request: Request,
+        level: Annotated[
+            Literal["league", "banner", "all"],
+            Query(description="Which administrative level to return"),
+        ] = "all",
+    ) -> Response:
+        """League (prefecture-level) and banner (county-level) outlines of Inner Mongolia,
+        simplified to about 500 m, with their codes and names. Empty when the artifact has
+        no administrative units."""
+        return _send(request, _basemap(request).regions(level))
+
+    @router.get(
+        "/v1/basemap/circles",
+        summary="Service circles of every station in one collection",
+        tags=["basemap"],
+        response_model=BasemapCollection,
+        response_class=GeoJSONResponse,
+        responses=_geojson_responses(CIRCLES_EXAMPLE, 413),
+    )
+    def basemap_circles(
+        request: Request,
+        minutes: Annotated[
+            str,
+            Query(max_length=100, description="Comma-separated intervals in minutes",
+                  examples=["15", "5,10,15"]),
+        ] = "15",
+        mode: Annotated[
+            str | None,
+            Query(max_length=32, description="Travel mode (default: truck where available)"),
+        ] = None,
+        kind: Annotated[StationKind | None, Query(description="Only stations of this kind")] = None,
+    ) -> Response:
+        """The road-hugging service circles ("15-minute circles") of all stations, nested
+        largest first, each with ``station_id``, ``kind`` and ``minutes``: what the widget
+        draws, in one request instead of one ``/v1/isochrones`` call per station. Same
+        limits as ``/v1/isochrones`` (``request_too_large``)."""
+        mins = _parse_minutes(minutes)
+        return _send(request, _basemap(request).circles(minutes=mins, mode=mode, kind=kind))
+
+    return router
+
+
+def _parse_minutes(text: str) -> list[float]:
+    out = []
+    for raw in text.split(","):
+        if not raw.strip():
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise InvalidParameterError("minutes must be comma-separated finite numbers",
+                                        parameter="minutes")
+        out.append(value)
+    return out
+
+
+def include_widget(app: FastAPI, *, font_roots: Sequence[Path] | None = None) -> None:
+    """Add the widget page, its fonts, the base map routes and ``/static`` to ``app``.
+
+    Parameters
+    ----------
+    app
+        The application (``app.state.locator`` is read per request).
+    font_roots
+        Directories searched for the Debian Noto fonts (default ``/usr/share/fonts``).
+    """
+    app.include_router(make_router(DEFAULT_FONT_ROOTS if font_roots is None else font_roots))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+__all__ = ["FONTS", "STATIC_DIR", "WIDGET_CSP", "font_css", "include_widget", "make_router"]

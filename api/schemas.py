@@ -1,0 +1,495 @@
+"""Response and request models of the HTTP API (OpenAPI documentation and validation).
+
+Routes build their GeoJSON bodies with :mod:`api.geojson` and return them directly (for
+speed and ETags); these models describe those bodies, and the test suite checks real
+responses against them (schemathesis).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from locator.stations import Latitude, LocalizedName, Longitude, Service, StationKind
+
+_POINT = {"type": "Point", "coordinates": [117.3812, 49.5842]}
+_STATION_PROPS = {
+    "id": "mzl-driver-home-01", "kind": "driver_station", "name": "Manzhouli Driver Home 1",
+    "names": {"zh": "满洲里司机之家1", "en": "Manzhouli Driver Home 1"},
+    "port_id": "manzhouli", "services": ["drinking_water", "rest", "toilet"],
+    "capacity_people": None, "area_m2": None, "opening_hours": "24/7",
+    "source": "sample placement", "location_accuracy_m": 2000.0,
+    "location_approximate": True, "notes": None,
+}
+_STATION_FEATURE = {"type": "Feature", "id": "mzl-driver-home-01", "geometry": _POINT,
+                    "properties": _STATION_PROPS}
+
+
+def _examples(*examples: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class Geometry(BaseModel):
+    """An RFC 7946 geometry (WGS 84, ``[lon, lat]``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
+                  "MultiPolygon", "GeometryCollection"]
+    coordinates: Any = None
+
+
+class Link(BaseModel):
+    """A link object (OGC API Features)."""
+
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+class StationProperties(BaseModel):
+    """Station fields; ``name`` is in the response language, ``names`` has them all."""
+
+    id: str
+    kind: StationKind
+    name: str | None
+    names: dict[str, str]
+    port_id: str | None = None
+    services: list[Service]
+    capacity_people: int | None = None
+    area_m2: float | None = None
+    opening_hours: str
+    source: str
+    location_accuracy_m: float
+    location_approximate: bool
+    notes: str | None = None
+
+
+class StationFeature(BaseModel):
+    """A station as a GeoJSON Point feature."""
+
+    model_config = _examples(_STATION_FEATURE)
+
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry
+    properties: StationProperties
+
+
+class StationCollection(BaseModel):
+    """A page of stations (OGC API Features paging)."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={"examples": [{
+            "type": "FeatureCollection", "features": [_STATION_FEATURE],
+            "numberMatched": 41, "numberReturned": 1,
+            "links": [{"href": "http://127.0.0.1:8000/v1/stations?limit=1", "rel": "self",
+                       "type": "application/geo+json"},
+                      {"href": "http://127.0.0.1:8000/v1/stations?limit=1&offset=1",
+                       "rel": "next", "type": "application/geo+json"}],
+        }]},
+    )
+
+    type: Literal["FeatureCollection"]
+    features: list[StationFeature]
+    numberMatched: int = Field(ge=0)  # noqa: N815 (OGC API Features member name)
+    numberReturned: int = Field(ge=0)  # noqa: N815
+    links: list[Link]
+
+
+class StationIn(BaseModel):
+    """A new station: the import record of ``docs/stations.md`` (``lon``/``lat`` in ``crs``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "id": "erenhot-driver-home-new", "kind": "driver_station",
+        "name": {"zh": "二连浩特新司机之家", "en": "Erenhot New Driver Home"},
+        "port_id": "erenhot", "lon": 111.9772, "lat": 43.6532,
+        "services": ["drinking_water", "rest", "truck_parking"], "opening_hours": "24/7",
+        "source": "survey 2026-05", "location_accuracy_m": 10, "location_approximate": False,
+    }]})
+
+    id: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+    kind: StationKind
+    name: LocalizedName
+    port_id: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+    lon: Longitude
+    lat: Latitude
+    services: list[Service] = Field(default_factory=list)
+    capacity_people: int | None = Field(default=None, ge=0)
+    area_m2: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    opening_hours: str = "24/7"
+    source: str = Field(min_length=1)
+    location_accuracy_m: float = Field(gt=0, allow_inf_nan=False)
+    location_approximate: bool = True
+    notes: str | None = None
+
+
+class StationPatch(BaseModel):
+    """A JSON merge patch (RFC 7396) of a station: only the fields given change.
+
+    ``null`` resets a field to its default; ``name`` is merged language by language.
+    The id cannot change.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"services": ["drinking_water", "rest", "toilet", "wifi"],
+         "opening_hours": "Mo-Su 07:00-23:00"},
+        {"lon": 111.978, "lat": 43.654, "location_accuracy_m": 5, "location_approximate": False},
+    ]})
+
+    kind: StationKind | None = None
+    name: dict[str, str | None] | None = None
+    port_id: str | None = None
+    lon: Longitude | None = None
+    lat: Latitude | None = None
+    services: list[Service] | None = None
+    capacity_people: int | None = Field(default=None, ge=0)
+    area_m2: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    opening_hours: str | None = None
+    source: str | None = None
+    location_accuracy_m: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    location_approximate: bool | None = None
+    notes: str | None = None
+
+
+class Step(BaseModel):
+    """Consecutive road stretches sharing one name."""
+
+    name: str | None
+    distance_m: float
+    duration_s: float
+
+
+class RouteProperties(BaseModel):
+    """Summary of a route."""
+
+    mode: str
+    duration_s: float = Field(ge=0)
+    distance_m: float = Field(ge=0)
+    steps: list[Step]
+    crosses_border: bool = Field(description="The route leaves or enters China")
+
+
+_ROUTE_FEATURE = {
+    "type": "Feature",
+    "geometry": {"type": "LineString", "coordinates": [[117.39, 49.59], [117.3812, 49.5842]]},
+    "properties": {"mode": "truck", "duration_s": 61.2, "distance_m": 1020.0,
+                   "steps": [{"name": "G301", "distance_m": 1020.0, "duration_s": 61.2}],
+                   "crosses_border": False},
+}
+
+
+class RouteToProperties(RouteProperties):
+    """A route's summary and, when routing to a station, its id."""
+
+    to_station_id: str | None = None
+
+
+class RouteFeature(BaseModel):
+    """A route as a LineString feature."""
+
+    model_config = _examples(_ROUTE_FEATURE)
+
+    type: Literal["Feature"]
+    geometry: Geometry | None
+    properties: RouteToProperties
+
+
+class NearestProperties(RouteProperties):
+    """One station reached, with the route to it."""
+
+    rank: int = Field(ge=1)
+    station: StationFeature
+
+
+class NearestFeature(BaseModel):
+    """Route LineString to a station; the station itself is in ``properties.station``."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry | None
+    properties: NearestProperties
+
+
+class QueryEcho(BaseModel):
+    """The query point as used (converted to WGS 84) and the options applied."""
+
+    lon: float
+    lat: float
+    crs: str
+    mode: str
+
+
+class NearestCollection(BaseModel):
+    """Stations fastest to reach, nearest first."""
+
+    model_config = _examples({
+        "type": "FeatureCollection",
+        "query": {"lon": 117.39, "lat": 49.59, "crs": "wgs84", "mode": "truck"},
+        "features": [{**_ROUTE_FEATURE, "id": "mzl-driver-home-01",
+                      "properties": {**_ROUTE_FEATURE["properties"], "rank": 1,
+                                     "station": _STATION_FEATURE}}],
+    })
+
+    type: Literal["FeatureCollection"]
+    query: QueryEcho
+    features: list[NearestFeature]
+
+
+class IsochroneProperties(BaseModel):
+    """One service circle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    minutes: float
+    area_km2: float
+    reached_length_m: float
+    mode: str
+    direction: Literal["to", "from"]
+    station_id: str | None = None
+
+
+class IsochroneFeature(BaseModel):
+    """A service-circle polygon (``null`` geometry when nothing is reached)."""
+
+    type: Literal["Feature"]
+    geometry: Geometry | None
+    properties: IsochroneProperties
+
+
+class IsochroneCollection(BaseModel):
+    """Nested service circles, largest first."""
+
+    model_config = _examples({
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature",
+                      "geometry": {"type": "Polygon", "coordinates": [[[117.3, 49.5],
+                                   [117.4, 49.5], [117.4, 49.6], [117.3, 49.5]]]},
+                      "properties": {"minutes": 15.0, "area_km2": 27.3,
+                                     "reached_length_m": 27000.0, "mode": "truck",
+                                     "direction": "to", "station_id": "mzl-driver-home-01"}}],
+    })
+
+    type: Literal["FeatureCollection"]
+    features: list[IsochroneFeature]
+
+
+class CoverageRow(BaseModel):
+    """Coverage of one league or banner."""
+
+    code: str
+    name: str | None
+    road_km: float
+    covered_km: float
+    share: float = Field(ge=0, le=1)
+    demand_total: float
+    demand_covered: float
+
+
+class UncoveredFeature(BaseModel):
+    """Road stretches outside every circle (MultiLineString, simplified)."""
+
+    type: Literal["Feature"]
+    geometry: Geometry | None
+    properties: dict[str, Any]
+
+
+class CoverageResponse(BaseModel):
+    """What the stations of one kind cover within ``minutes``."""
+
+    model_config = _examples({
+        "kind": "driver_station", "mode": "truck", "minutes": 15.0, "region": "manzhouli",
+        "road_km": 812.4, "covered_km": 495.9, "share": 0.61, "demand_total": 3.0,
+        "demand_covered": 2.0, "stations_used": 14,
+        "rows": [{"code": "150781", "name": "Manzhouli", "road_km": 300.1, "covered_km": 200.0,
+                  "share": 0.666, "demand_total": 2.0, "demand_covered": 2.0}],
+        "uncovered": {"type": "Feature", "geometry": {"type": "MultiLineString",
+                      "coordinates": [[[117.0, 49.4], [117.1, 49.45]]]},
+                      "properties": {"length_km": 316.5, "simplify_m": 50.0}},
+    })
+
+    kind: StationKind
+    mode: str
+    minutes: float
+    region: str
+    road_km: float
+    covered_km: float
+    share: float = Field(ge=0, le=1)
+    demand_total: float = Field(description="Ports and worker homes (weight 1 each)")
+    demand_covered: float
+    stations_used: int
+    rows: list[CoverageRow] = Field(description="Per banner inside a league, per league overall")
+    uncovered: UncoveredFeature
+
+
+class PlanRequest(BaseModel):
+    """Ask for ``k`` new sites of ``kind`` maximising road length newly inside ``minutes``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "driver_station", "k": 3, "minutes": 15, "mode": "truck", "region": "150700"},
+    ]})
+
+    kind: StationKind
+    k: int = Field(default=3, ge=1, description="Number of sites (at most Settings.max_k)")
+    minutes: float = Field(default=15.0, gt=0, allow_inf_nan=False)
+    mode: str | None = None
+    region: str | None = Field(default=None, description="Admin code, port id or bbox")
+    crs: Literal["wgs84", "gcj02", "bd09"] = Field(
+        default="wgs84", description="Datum of a bbox region")
+
+
+class SiteProperties(BaseModel):
+    """One suggested site."""
+
+    rank: int = Field(ge=1)
+    node: int
+    gain_m: float = Field(description="Road length newly covered by this site (m)")
+    cumulative_gain_m: float
+
+
+class SiteFeature(BaseModel):
+    """A suggested site."""
+
+    type: Literal["Feature"]
+    geometry: Geometry
+    properties: SiteProperties
+
+
+class PlanResponse(BaseModel):
+    """Suggested sites in greedy order with their marginal gains."""
+
+    model_config = _examples({
+        "type": "FeatureCollection", "kind": "driver_station", "mode": "truck", "minutes": 15.0,
+        "demand_unit": "m of road", "total_demand": 1.5e8, "covered_before": 1.8e6,
+        "covered_after": 2.6e6, "candidates_evaluated": 2000,
+        "features": [{"type": "Feature", "geometry": {"type": "Point",
+                      "coordinates": [114.513, 48.068]},
+                      "properties": {"rank": 1, "node": 74, "gain_m": 772403.5,
+                                     "cumulative_gain_m": 772403.5}}],
+    })
+
+    type: Literal["FeatureCollection"]
+    kind: StationKind
+    mode: str
+    minutes: float
+    demand_unit: str
+    total_demand: float
+    covered_before: float
+    covered_after: float
+    candidates_evaluated: int
+    features: list[SiteFeature]
+
+
+class PortProperties(BaseModel):
+    """A border port."""
+
+    id: str
+    name: str | None
+    names: dict[str, str]
+    league: str | None
+    country_across: Literal["RU", "MN"]
+    town_across: str | None
+    transport: list[str]
+    location_accuracy_m: float
+    source: str
+    notes: str | None = None
+
+
+class PortFeature(BaseModel):
+    """A port as a Point feature."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry
+    properties: PortProperties
+
+
+class PortCollection(BaseModel):
+    """The border ports."""
+
+    model_config = _examples({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "id": "erenhot",
+        "geometry": {"type": "Point", "coordinates": [111.95, 43.69]},
+        "properties": {"id": "erenhot", "name": "Erenhot", "names": {"zh": "二连浩特",
+                       "en": "Erenhot"}, "league": "Xilingol League", "country_across": "MN",
+                       "town_across": "Zamyn-Üüd", "transport": ["road", "rail"],
+                       "location_accuracy_m": 2000.0, "source": "report", "notes": None}}]})
+
+    type: Literal["FeatureCollection"]
+    features: list[PortFeature]
+
+
+class RegionProperties(BaseModel):
+    """A league (prefecture level) or banner (county level)."""
+
+    code: str
+    level: str
+    name: str | None
+    names: dict[str, str]
+    name_pinyin: str
+    parent_code: str | None
+
+
+class RegionFeature(BaseModel):
+    """An admin unit; geometry only with ``geometry=true``."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry | None
+    properties: RegionProperties
+
+
+class RegionCollection(BaseModel):
+    """Leagues and banners of Inner Mongolia."""
+
+    model_config = _examples({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "id": "150700", "geometry": None,
+        "properties": {"code": "150700", "level": "league", "name": "Hulunbuir",
+                       "names": {"zh": "呼伦贝尔市", "en": "Hulunbuir"},
+                       "name_pinyin": "Hulunbei'er", "parent_code": "150000"}}]})
+
+    type: Literal["FeatureCollection"]
+    features: list[RegionFeature]
+
+
+class AuditEntry(BaseModel):
+    """One change in the append-only audit log."""
+
+    id: int
+    actor: str
+    at: str
+    action: str
+    station_id: str | None
+    before: Any = None
+    after: Any = None
+
+
+class AuditLog(BaseModel):
+    """Audit log entries, newest first."""
+
+    model_config = _examples({"entries": [{
+        "id": 3, "actor": "api-key:ops", "at": "2026-05-01T08:00:00+00:00", "action": "delete",
+        "station_id": "erenhot-driver-home-new", "before": {"id": "erenhot-driver-home-new"},
+        "after": None}]})
+
+    entries: list[AuditEntry]
+
+
+class KeyInfo(BaseModel):
+    """An API key without its secret."""
+
+    key_id: str
+    name: str
+    created_at: str
+
+
+class KeyList(BaseModel):
+    """API keys known to the server (no secrets)."""
+
+    model_config = _examples({"keys": [{"key_id": "3fa2c1d0", "name": "ops",
+                                        "created_at": "2026-05-01T08:00:00+00:00"}]})
+
+    keys: list[KeyInfo]

@@ -1,0 +1,157 @@
+"""GET /v1/isochrones, GET /v1/coverage, POST /v1/plan/sites, GET /v1/ports, /v1/regions."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+
+from locator.service import Locator
+
+STATION = "alxa-1382-post"
+
+
+def test_station_circles_are_nested_and_match_the_locator(client: TestClient,
+                                                          loc: Locator) -> None:
+    r = client.get("/v1/isochrones", params={"station_id": STATION})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    feats = r.json()["features"]
+    assert [f["properties"]["minutes"] for f in feats] == [15.0, 10.0, 5.0]
+    expected = {c.minutes: c for c in loc.isochrones(station_id=STATION)}
+    polys = [shape(f["geometry"]) for f in feats]
+    for f, poly in zip(feats, polys, strict=True):
+        c = expected[f["properties"]["minutes"]]
+        assert f["properties"]["area_km2"] == pytest.approx(c.area_km2, abs=1e-3)
+        assert f["properties"]["station_id"] == STATION
+        # same shape up to the 6-decimal rounding of coordinates
+        assert poly.symmetric_difference(c.polygon).area < 1e-6 * max(c.polygon.area, 1e-9) + 1e-9
+    for bigger, smaller in itertools.pairwise(polys):
+        assert bigger.buffer(1e-6).contains(smaller)
+    # served twice from the body cache: same bytes
+    assert client.get("/v1/isochrones", params={"station_id": STATION}).content == r.content
+
+
+def test_point_circles_directions_and_shapes(client: TestClient, loc: Locator) -> None:
+    st = loc.station(STATION)
+    for direction in ("to", "from"):
+        for shape_ in ("roads", "concave"):
+            r = client.get("/v1/isochrones", params={
+                "lon": st.lon, "lat": st.lat, "minutes": "10,5", "direction": direction,
+                "shape": shape_, "mode": "car"})
+            assert r.status_code == 200, r.text
+            feats = r.json()["features"]
+            assert [f["properties"]["minutes"] for f in feats] == [10.0, 5.0]
+            assert all(f["properties"]["direction"] == direction for f in feats)
+
+
+@pytest.mark.parametrize(("params", "status", "code"), [
+    ({"station_id": STATION, "minutes": "5,10,15,20,25"}, 413, "request_too_large"),
+    ({"station_id": STATION, "minutes": "61"}, 413, "request_too_large"),
+    ({"station_id": STATION, "minutes": "five"}, 422, "invalid_parameter"),
+    ({"station_id": STATION, "minutes": "nan"}, 422, "invalid_parameter"),
+    ({"station_id": STATION, "lon": 101.2, "lat": 42.5}, 422, "invalid_parameter"),
+    ({"lon": 101.2}, 422, "invalid_parameter"),
+    ({}, 422, "invalid_parameter"),
+    ({"station_id": "nope"}, 404, "station_not_found"),
+    ({"lon": "nan", "lat": 42.5}, 422, "invalid_coordinate"),
+    ({"lon": 10, "lat": 10}, 422, "outside_service_area"),
+    ({"station_id": STATION, "direction": "sideways"}, 422, "invalid_request"),
+])
+def test_isochrone_errors(client: TestClient, params, status: int, code: str) -> None:
+    r = client.get("/v1/isochrones", params=params)
+    assert (r.status_code, r.json()["code"]) == (status, code), r.json()
+
+
+def test_coverage_of_a_league_has_banner_rows(client: TestClient, loc: Locator) -> None:
+    league = "152900"  # Alxa
+    r = client.get("/v1/coverage", params={"kind": "driver_station", "region": league,
+                                            "lang": "zh"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    report = loc.coverage(kind="driver_station", region=league)
+    assert body["share"] == pytest.approx(report.share)
+    assert body["road_km"] == pytest.approx(report.road_km, abs=1e-3)
+    banners = {u.code: u for u in loc.regions.banners(league)}
+    assert {row["code"] for row in body["rows"]} == set(banners)
+    row = body["rows"][0]
+    assert row["name"] == banners[row["code"]].name_zh
+    assert body["uncovered"]["type"] == "Feature"
+    assert body["uncovered"]["geometry"]["type"] in ("MultiLineString", "LineString")
+    gaps = shape(body["uncovered"]["geometry"])
+    assert shapely.intersects(gaps.envelope, loc.regions.polygon(league))
+
+
+def test_coverage_of_a_port_and_a_bbox(client: TestClient, loc: Locator) -> None:
+    port = client.get("/v1/coverage", params={"kind": "outdoor_worker_post",
+                                               "region": "ceke", "minutes": 10}).json()
+    assert port["region"] == "ceke"
+    assert 0 <= port["share"] <= 1
+    assert port["minutes"] == 10
+    box = client.get("/v1/coverage", params={"kind": "outdoor_worker_post",
+                                              "region": "100.8,42.2,101.8,42.9"}).json()
+    assert box["region"] == "bbox"
+    assert box["covered_km"] <= box["road_km"]
+
+
+@pytest.mark.parametrize(("params", "status", "code"), [
+    ({"kind": "driver_station", "region": "999999"}, 404, "region_not_found"),
+    ({"kind": "driver_station", "minutes": 600}, 413, "request_too_large"),
+    ({"kind": "driver_station", "region": "1,2,3,nan"}, 422, "invalid_coordinate"),
+    ({"kind": "spa"}, 422, "invalid_request"),
+])
+def test_coverage_errors(client: TestClient, params, status: int, code: str) -> None:
+    r = client.get("/v1/coverage", params=params)
+    assert (r.status_code, r.json()["code"]) == (status, code)
+
+
+def test_plan_sites_gives_decreasing_marginal_gains(client: TestClient) -> None:
+    r = client.post("/v1/plan/sites", json={"kind": "driver_station", "k": 3,
+                                            "region": "152500"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    feats = body["features"]
+    assert 1 <= len(feats) <= 3
+    gains = [f["properties"]["gain_m"] for f in feats]
+    assert gains == sorted(gains, reverse=True)
+    assert feats[-1]["properties"]["cumulative_gain_m"] == pytest.approx(sum(gains), rel=1e-6)
+    assert body["covered_after"] == pytest.approx(body["covered_before"] + sum(gains), rel=1e-6)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"kind": "driver_station", "k": 50}, 413, "request_too_large"),
+    ({"kind": "driver_station", "region": "nowhere"}, 404, "region_not_found"),
+    ({"kind": "driver_station", "minutes": "NaN"}, 422, "invalid_request"),
+    ({"k": 2}, 422, "invalid_request"),
+])
+def test_plan_errors(client: TestClient, body, status: int, code: str) -> None:
+    r = client.post("/v1/plan/sites", json=body)
+    assert (r.status_code, r.json()["code"]) == (status, code)
+
+
+def test_ports_localised_with_etag(client: TestClient, loc: Locator) -> None:
+    r = client.get("/v1/ports", params={"lang": "mn"})
+    assert r.status_code == 200
+    feats = r.json()["features"]
+    assert [f["id"] for f in feats] == [p.id for p in loc.ports]
+    for f, p in zip(feats, loc.ports, strict=True):
+        assert f["properties"]["name"] == (p.name.mn or p.name.ru or p.name.en)
+        assert f["geometry"]["coordinates"] == [p.lon, p.lat]
+    assert client.get("/v1/ports", params={"lang": "mn"},
+                      headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+
+
+def test_regions_levels_parent_and_geometry(client: TestClient, loc: Locator) -> None:
+    leagues = client.get("/v1/regions", params={"level": "league"}).json()["features"]
+    assert {f["id"] for f in leagues} == {u.code for u in loc.regions.leagues()}
+    assert all(f["geometry"] is None for f in leagues)
+    banners = client.get("/v1/regions", params={"parent": "150700", "geometry": "true"}).json()
+    assert {f["id"] for f in banners["features"]} == {u.code for u in loc.regions.banners("150700")}
+    first = banners["features"][0]
+    assert first["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert shape(first["geometry"]).intersects(loc.regions.polygon(first["id"]))
+    r = client.get("/v1/regions", params={"parent": "000000"})
+    assert (r.status_code, r.json()["code"]) == (404, "region_not_found")
