@@ -55,6 +55,10 @@ def reference_graph(graph: RoadGraph, mode: str, points: Sequence[Snap]) -> nx.D
             w = (fb - fa) * t
             if not g.has_edge(a, b) or g[a][b]["weight"] > w:
                 g.add_edge(a, b, weight=w)
+            if fa == fb and isinstance(a, tuple) and isinstance(b, tuple):
+                # two query points at the very same spot reach each other at no cost,
+                # whatever order the sort put them in (the engine's same-edge case)
+                g.add_edge(b, a, weight=0.0)
     return g
 
 
