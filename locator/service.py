@@ -166,9 +166,14 @@ class Locator:
             )
         for mode in self.graph.modes:
             cpath = self.directory / circles_file(mode)
-            circles = load_isochrones(cpath) if cpath.is_file() else {}
+            if stored_fp != fingerprint or not cpath.is_file():
+                # stations were added, moved or removed since the build (edits through the
+                # API or the store): stored circles may be stale, so every station's circles
+                # are recomputed on first request instead
+                self.circles[mode] = {}
+                continue
+            circles = load_isochrones(cpath)
             self.circles[mode] = {sid: _renest(c) for sid, c in circles.items()}
-        # circles of stations added or moved since the build are recomputed lazily
 
     # ------------------------------------------------------------------ basics
     @property

@@ -259,8 +259,15 @@ def test_reopen_after_out_of_band_store_change_recomputes(fresh):
     lon, lat = float(loc.graph.node_lon[100]), float(loc.graph.node_lat[100])
     with StationStore(loc.directory / "stations.sqlite") as store:
         store.add(_station_like(loc, "added-offline", lon, lat), actor="sql")
+    # and one moved offline: its stored circles must not be served
+    moved = loc.stations()[0]
+    with StationStore(loc.directory / "stations.sqlite") as store:
+        store.update(moved.model_copy(update={"lon": lon, "lat": lat}), actor="sql")
     reopened = Locator.open(loc.directory, Settings(artifact_dir=loc.directory))
     assert reopened.nearest(lon, lat, kind="driver_station")[0].station.id == "added-offline"
+    fresh_circles = reopened.isochrones(station_id=moved.id)
+    live = reopened.isochrones(lon=lon, lat=lat, mode=reopened.default_mode)
+    assert fresh_circles[-1].area_km2 == pytest.approx(live[-1].area_km2, rel=1e-6)
 
 
 @settings(
