@@ -155,6 +155,35 @@ def build_parser() -> argparse.ArgumentParser:
     kc = ksub.add_parser("create", help="create a key and print it once")
     kc.add_argument("--artifact", type=Path, required=True, help="artifact directory")
     kc.add_argument("--name", required=True, help="who the key is for (shown in the audit log)")
+
+    st = sub.add_parser(
+        "stations",
+        help="import or export an artifact's stations (GeoJSON or CSV)",
+        description="Import validates every row first and writes nothing unless all rows are "
+        "valid (one transaction); every problem is listed with its row, field and reason. "
+        "The server recomputes its nearest-station forests on its next start; a running "
+        "server sees edits made through the API at once.",
+    )
+    ssub = st.add_subparsers(dest="stations_command", required=True, metavar="ACTION")
+    si = ssub.add_parser(
+        "import",
+        help="import a station file into an artifact (all or nothing)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    si.add_argument("artifact", type=Path, help="artifact directory")
+    si.add_argument("file", type=Path, help="GeoJSON FeatureCollection or CSV (docs/stations.md)")
+    si.add_argument(
+        "--mode",
+        choices=("insert", "upsert", "replace"),
+        default="insert",
+        help="insert: ids must be new; upsert: add or replace by id; replace: the file "
+        "becomes the whole station set",
+    )
+    si.add_argument("--actor", default="cli", help="name recorded in the audit log")
+    se = ssub.add_parser("export", help="write an artifact's stations as GeoJSON or CSV")
+    se.add_argument("artifact", type=Path, help="artifact directory")
+    se.add_argument("--format", choices=("geojson", "csv"), default="geojson")
+    se.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     return parser
 
 
@@ -177,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_check(args)
         if args.command == "keys":
             return _cmd_keys(args)
+        if args.command == "stations":
+            return _cmd_stations(args)
         return _cmd_serve(args)
     except LocatorError as exc:
         print(f"locator {args.command}: {exc.message}", file=sys.stderr)
@@ -228,6 +259,47 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     key = KeyStore(path).create(args.name)
     print(f"created API key for {args.name!r} in {path}; it is shown only once:", file=sys.stderr)
     print(key)
+    return 0
+
+
+def _cmd_stations(args: argparse.Namespace) -> int:
+    from locator.artifact import load_manifest
+    from locator.store import StationStore
+
+    load_manifest(args.artifact)  # a clear ArtifactError for a wrong directory
+    with StationStore(args.artifact / "stations.sqlite") as store:
+        if args.stations_command == "export":
+            if args.format == "csv":
+                text = store.export_csv()
+            else:
+                text = json.dumps(store.export_geojson(), ensure_ascii=False, indent=1)
+            if args.out is None:
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            else:
+                args.out.write_text(text, "utf-8")
+            return 0
+        from geodata.build import network_area
+        from locator.graph import RoadGraph
+
+        area = network_area(RoadGraph.load(args.artifact))
+        before = store.count()
+        if not args.file.is_file():
+            print(f"locator stations: no file {args.file}", file=sys.stderr)
+            return 1
+        if args.file.suffix.lower() == ".csv":
+            store.import_csv(args.file, mode=args.mode, area=area, actor=args.actor)
+        else:
+            store.import_geojson(args.file, mode=args.mode, area=area, actor=args.actor)
+        print(
+            json.dumps(
+                {
+                    "imported_from": str(args.file),
+                    "mode": args.mode,
+                    "stations_before": before,
+                    "stations_after": store.count(),
+                }
+            )
+        )
     return 0
 
 

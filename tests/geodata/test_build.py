@@ -133,8 +133,45 @@ def test_cli_rejects_bad_options(tmp_path, capsys):
 
 
 def test_help_texts(capsys):
-    for cmd in ("build", "check", "serve"):
+    for cmd in ("build", "check", "serve", "keys", "stations"):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0
         assert "usage: locator " + cmd in capsys.readouterr().out
+
+
+def test_cli_stations_export_import_all_or_nothing(regional, tmp_path, capsys):
+    art = tmp_path / "art"
+    shutil.copytree(regional, art)
+    out = tmp_path / "stations.geojson"
+    assert main(["stations", "export", str(art), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    n = len(doc["features"])
+    assert n == load_manifest(art)["stations"]["count"]
+    # a file with one good new station and two bad rows: nothing is written, all listed
+    good = json.loads(json.dumps(doc["features"][0]))
+    good["properties"]["id"] = "cli-new-station"
+    bad_coord = json.loads(json.dumps(doc["features"][1]))
+    bad_coord["properties"]["id"] = "cli-bad-coord"
+    bad_coord["geometry"]["coordinates"] = [250.0, 43.0]
+    dup = doc["features"][2]  # id already in the store
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [good, bad_coord, dup]}))
+    capsys.readouterr()
+    assert main(["stations", "import", str(art), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "row 1" in err
+    assert "row 2" in err
+    assert "nothing was written" in err
+    assert main(["stations", "export", str(art), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.count("\n") == n + 1  # header + unchanged rows
+    # the good row alone imports; the server's next start recomputes its forests
+    ok = tmp_path / "ok.geojson"
+    ok.write_text(json.dumps({"type": "FeatureCollection", "features": [good]}))
+    assert main(["stations", "import", str(art), str(ok)]) == 0
+    assert json.loads(capsys.readouterr().out)["stations_after"] == n + 1
+    from locator.service import Locator
+
+    loc = Locator.open(art)
+    assert loc.station("cli-new-station").id == "cli-new-station"
+    loc.store.close()
