@@ -199,16 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose)
     from locator.errors import LocatorError
 
+    commands = {
+        "build": _cmd_build,
+        "check": _cmd_check,
+        "keys": _cmd_keys,
+        "stations": _cmd_stations,
+        "serve": _cmd_serve,
+    }
     try:
-        if args.command == "build":
-            return _cmd_build(args)
-        if args.command == "check":
-            return _cmd_check(args)
-        if args.command == "keys":
-            return _cmd_keys(args)
-        if args.command == "stations":
-            return _cmd_stations(args)
-        return _cmd_serve(args)
+        return commands[args.command](args)
     except LocatorError as exc:
         print(f"locator {args.command}: {exc.message}", file=sys.stderr)
         return 1
