@@ -37,12 +37,12 @@ from scipy.spatial import cKDTree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.networks import NETWORKS, load_network  # noqa: E402
-from locator.errors import LocatorError  # noqa: E402
-from locator.graph import RoadGraph  # noqa: E402
-from locator.nearest import NearestForest  # noqa: E402
-from locator.routing import RoutingEngine  # noqa: E402
-from locator.snapping import SnapIndex  # noqa: E402
+from benchmarks.networks import NETWORKS, load_network
+from locator.errors import LocatorError
+from locator.graph import RoadGraph
+from locator.nearest import NearestForest
+from locator.routing import RoutingEngine
+from locator.snapping import SnapIndex
 
 log = logging.getLogger("bench_engine")
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import depth_first_order
 
 from locator.errors import NoRouteError, StationNotFoundError
 from locator.routing import Option, Route, RoutingEngine, element_view
@@ -154,6 +156,11 @@ class _ForestState:
     time_l: memoryview
     next_l: memoryview
     next_edge_l: memoryview
+    # heavy-path decomposition of the forest (see _heavy_paths)
+    pos_l: memoryview
+    head_pos_l: memoryview
+    order_l: memoryview
+    edge_by_pos: IntArray
 
     @classmethod
     def of(
@@ -164,6 +171,7 @@ class _ForestState:
         nxt: IntArray,
         next_edge: IntArray,
     ) -> _ForestState:
+        order, pos, head_pos = _heavy_paths(nxt)
         return cls(
             targets,
             station,
@@ -174,7 +182,31 @@ class _ForestState:
             element_view(time_s),
             element_view(nxt),
             element_view(next_edge),
+            element_view(pos),
+            element_view(head_pos),
+            element_view(order),
+            next_edge[order],
         )
+
+    def path_edges(self, node: int) -> tuple[IntArray, int]:
+        """``node_next_edge`` of every node from ``node`` to its tree's root, and the root.
+
+        The root path is cut into O(log n) heavy-path pieces, each a reversed slice of
+        :attr:`edge_by_pos`, instead of one Python step per node.
+        """
+        pos, head_pos, order, nxt = self.pos_l, self.head_pos_l, self.order_l, self.next_l
+        by_pos = self.edge_by_pos
+        pieces = []
+        while True:
+            top = head_pos[node]
+            end = pos[node]
+            pieces.append(by_pos[end : top - 1 if top > 0 else None : -1])
+            root = order[top]
+            node = nxt[root]
+            if node < 0:
+                break
+        edges = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return edges, root
 
 
 class NearestForest:
@@ -365,19 +397,16 @@ class NearestForest:
                 f"no station reachable by {mode} from ({snap.lon:.6f}, {snap.lat:.6f})",
                 mode=mode,
             )
-        node = best_opt.node
-        station = st.station_l[node]
-        edges = [best_opt.edge]
-        nxt, nedge = st.next_l, st.next_edge_l
-        while nxt[node] >= 0:
-            edges.append(nedge[node])
-            node = nxt[node]
-        last = nedge[node]
+        station = st.station_l[best_opt.node]
+        path, root = st.path_edges(best_opt.node)
+        last = st.next_edge_l[root]
         s = t.snaps[station]
         if s is None:  # pragma: no cover - states are built from their own targets
             raise NoRouteError("inconsistent forest state", mode=mode)
         f_end = s.fraction if last == s.edge else 1.0 - s.fraction
-        edges.append(last)
+        edges = np.empty(path.shape[0] + 1, dtype=np.int64)
+        edges[0] = best_opt.edge
+        edges[1:] = path  # ends with `last`, the edge holding the station
         r = eng.assemble(
             mode,
             edges,
@@ -387,6 +416,63 @@ class NearestForest:
             end=(s.snapped_lon, s.snapped_lat),
         )
         return NearestResult(station, r.duration_s, r)
+
+
+def _heavy_paths(nxt: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Heavy-path decomposition of the forest given by next-node pointers.
+
+    Returns ``order`` (nodes in a depth-first preorder that visits each node's largest
+    subtree first), ``pos`` (position of each node in ``order``) and ``head_pos`` (per
+    node, the position of the top of its heavy path). A heavy path is contiguous in
+    ``order`` from its top down, and any node's path to its root crosses at most
+    ``log2(n)`` heavy paths.
+
+    Built with three scipy depth-first traversals from a virtual root over all trees:
+    subtree sizes come from ``size = post - pre + depth + 1`` (preorder and postorder
+    positions, the postorder being the reversed preorder with children visited in the
+    reverse order), depths from pointer doubling.
+    """
+    n = int(nxt.shape[0])
+    root = n  # virtual root above every tree
+    parent = np.where(nxt >= 0, nxt, root).astype(np.int64)
+    # isolated nodes (unreached, or a station's lone node) stay out of the traversals:
+    # scipy's DFS rescans a node's children on every return to it, so thousands of
+    # them under the virtual root would cost quadratic time; they are appended at the end
+    has_child = np.bincount(nxt[nxt >= 0], minlength=n) > 0
+    member = (nxt >= 0) | has_child
+    kids = np.flatnonzero(member).astype(np.int64)
+    kid_parent = parent[kids]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(kid_parent, minlength=n + 1))])
+    ones = np.ones(kids.shape[0])  # float64: another dtype makes scipy copy (sorting rows)
+
+    def preorder(sort_key: IntArray) -> IntArray:
+        by = np.lexsort((sort_key, kid_parent))
+        csr = sp.csr_matrix((ones, kids[by], indptr), shape=(n + 1, n + 1))
+        return np.asarray(depth_first_order(csr, root, return_predecessors=False), np.int64)
+
+    first = preorder(kids)
+    pre = np.zeros(n + 1, dtype=np.int64)
+    pre[first] = np.arange(first.shape[0])
+    post = np.zeros(n + 1, dtype=np.int64)
+    post[preorder(-kids)[::-1]] = np.arange(first.shape[0])
+    depth = np.ones(n + 1, dtype=np.int64)  # edges to the virtual root
+    depth[root] = 0
+    up = np.append(parent, root)
+    while True:
+        step = np.flatnonzero(up != root)
+        if step.shape[0] == 0:
+            break
+        depth[step] += depth[up[step]]
+        up[step] = up[up[step]]
+    size = post - pre + depth + 1  # meaningful for members
+    order = np.concatenate([preorder(-size[kids])[1:], np.flatnonzero(~member)])
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    # a node continues its parent's heavy path iff it directly follows the parent
+    parent_pos = np.where(nxt >= 0, pos[np.maximum(nxt, 0)], -2)
+    light = pos != parent_pos + 1
+    head_pos = np.maximum.accumulate(np.where(light[order], np.arange(n), 0))[pos]
+    return order, pos, head_pos
 
 
 def _search(engine: RoutingEngine, mode: str, t: StationTargets) -> _ForestState:

@@ -11,6 +11,7 @@ fractions ``f0 <= f1`` of its length; :meth:`RoutingEngine.assemble` turns piece
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypedDict
@@ -137,6 +138,9 @@ class RoutingEngine:
         self._straight = np.diff(graph.geom_offsets) == 2
         # straight edges of positive length (zero-length ones would repeat a vertex)
         self._simple = self._straight & (graph.edge_length_m > 0)
+        # per edge: its name index where simple, else -2 (one gather tests both)
+        self._simple_name = np.where(self._simple, graph.edge_name.astype(np.int64), -2)
+        self._start_points: list[tuple[float, float]] | None = None
         self._area: AreaPredicate | None = None
         self.set_china_area(china_area)
 
@@ -259,7 +263,7 @@ class RoutingEngine:
     def assemble(
         self,
         mode: str,
-        edges: Sequence[int],
+        edges: Sequence[int] | IntArray,
         *,
         start_fraction: float,
         end_fraction: float,
@@ -271,8 +275,8 @@ class RoutingEngine:
         The route enters ``edges[0]`` at ``start_fraction``, runs the middle edges in
         full and leaves ``edges[-1]`` at ``end_fraction`` (with one edge: from
         ``start_fraction`` to ``end_fraction``). ``start``/``end`` are the snapped end
-        points (lon, lat). Vectorised with a small fixed cost: this runs on every
-        nearest-station query.
+        points (lon, lat). ``edges`` may be a list or an int array. Vectorised with a
+        small fixed cost: this runs on every nearest-station query.
         """
         fast = self._assemble_simple(
             mode, edges, start_fraction, end_fraction, start=start, end=end
@@ -290,20 +294,20 @@ class RoutingEngine:
             # drop empty partial pieces at the ends (a point exactly at a node)
             keep = np.ones(n, dtype=bool)
             keep[-1] = b[-1] > a[-1]
-            keep[0] = b[0] > a[0] or not keep[1:].any()
-            if not keep.all():
+            keep[0] = b[0] > a[0] or not np.count_nonzero(keep[1:])
+            if np.count_nonzero(keep) < n:
                 e, a, b = e[keep], a[keep], b[keep]
                 n = e.size
         share = b - a
         dist = g.edge_length_m[e] * share
         dur = g.edge_time_s[mode][e] * share
         names = g.edge_name[e]
-        if n == 1 or names.min() == names.max():
+        if n == 1 or not np.count_nonzero(names != names[0]):
             steps = [
                 Step(
                     name=self._name_of(int(names[0])),
-                    distance_m=float(dist.sum()),
-                    duration_s=float(dur.sum()),
+                    distance_m=float(np.add.reduce(dist)),
+                    duration_s=float(np.add.reduce(dur)),
                 )
             ]
         else:
@@ -315,7 +319,7 @@ class RoutingEngine:
                 for i, s in enumerate(first.tolist())
             ]
         hi = g.geom_offsets[e + 1]
-        if self._straight[e].all():
+        if not np.count_nonzero(~self._straight[e]):
             vidx = hi[:-1] - 1  # straight edges: only the nodes joining the pieces
         else:
             lo = g.geom_offsets[e]
@@ -331,7 +335,7 @@ class RoutingEngine:
         lats = np.concatenate([[start[1]], g.geom_lat[vidx], [end[1]]])
         keep_v = np.ones(lons.size, dtype=bool)
         keep_v[1:] = (lons[1:] != lons[:-1]) | (lats[1:] != lats[:-1])
-        if keep_v.sum() >= 2:
+        if np.count_nonzero(keep_v) >= 2:
             lons, lats = lons[keep_v], lats[keep_v]
         else:
             lons, lats = lons[[0, -1]], lats[[0, -1]]
@@ -341,8 +345,8 @@ class RoutingEngine:
             crosses = bool(ins.any() and not ins.all())
         return Route(
             mode=mode,
-            duration_s=float(dur.sum()),
-            distance_m=float(dist.sum()),
+            duration_s=float(np.add.reduce(dur)),
+            distance_m=float(np.add.reduce(dist)),
             coordinates=list(zip(lons.tolist(), lats.tolist(), strict=True)),
             edges=e.tolist(),
             steps=steps,
@@ -352,7 +356,7 @@ class RoutingEngine:
     def _assemble_simple(
         self,
         mode: str,
-        edges: Sequence[int],
+        edges: Sequence[int] | IntArray,
         start_fraction: float,
         end_fraction: float,
         *,
@@ -361,36 +365,39 @@ class RoutingEngine:
     ) -> Route | None:
         """Fast path of :meth:`assemble`: straight edges, one road name, no zero-length edge.
 
-        Returns None when the path does not qualify (the general path then runs).
+        Returns None when the path does not qualify (the general path then runs). Raw
+        ufunc reductions: ``.sum()``/``.min()`` cost microseconds of Python overhead.
         """
-        edge_list = list(edges)
-        if len(edge_list) > 1 and start_fraction >= 1.0:
-            edge_list.pop(0)
+        e = np.asarray(edges, dtype=np.int64)
+        if e.shape[0] > 1 and start_fraction >= 1.0:
+            e = e[1:]
             start_fraction = 0.0
-        if len(edge_list) > 1 and end_fraction <= 0.0:
-            edge_list.pop()
+        if e.shape[0] > 1 and end_fraction <= 0.0:
+            e = e[:-1]
             end_fraction = 1.0
+        key = self._simple_name[e]
+        name = int(key[0])
+        if name == -2 or np.count_nonzero(key != name):
+            return None
         g = self.graph
-        e = np.array(edge_list, dtype=np.int64)
-        if not self._simple[e].all():
-            return None
-        names = g.edge_name[e]
-        if names.min() != names.max():
-            return None
         lengths = g.edge_length_m[e]
         times = g.edge_time_s[mode][e]
-        if e.size == 1:
+        if e.shape[0] == 1:
             share = end_fraction - start_fraction
             dist_m = float(lengths[0]) * share
             dur_s = float(times[0]) * share
         else:
-            dist_m = float(lengths.sum()) - float(lengths[0]) * start_fraction
+            dist_m = float(np.add.reduce(lengths)) - float(lengths[0]) * start_fraction
             dist_m -= float(lengths[-1]) * (1.0 - end_fraction)
-            dur_s = float(times.sum()) - float(times[0]) * start_fraction
+            dur_s = float(np.add.reduce(times)) - float(times[0]) * start_fraction
             dur_s -= float(times[-1]) * (1.0 - end_fraction)
-        joints = g.geom_offsets[e[1:]]  # first vertex of every piece after the first
+        edge_list: list[int] = e.tolist()
         coords = [start]
-        coords += zip(g.geom_lon[joints].tolist(), g.geom_lat[joints].tolist(), strict=True)
+        if len(edge_list) == 2:
+            coords.append(self._edge_starts()[edge_list[1]])
+        elif len(edge_list) > 2:
+            # first vertex of every piece after the first, gathered in C
+            coords += operator.itemgetter(*edge_list[1:])(self._edge_starts())
         if coords[-1] != end or len(coords) == 1:
             coords.append(end)
         if len(coords) > 2 and coords[1] == start:
@@ -406,9 +413,19 @@ class RoutingEngine:
             distance_m=dist_m,
             coordinates=coords,
             edges=edge_list,
-            steps=[Step(name=self._name_of(int(names[0])), distance_m=dist_m, duration_s=dur_s)],
+            steps=[Step(name=self._name_of(name), distance_m=dist_m, duration_s=dur_s)],
             crosses_border=crosses,
         )
+
+    def _edge_starts(self) -> list[tuple[float, float]]:
+        """``(lon, lat)`` of every edge's first shape vertex (built on first use)."""
+        pts = self._start_points
+        if pts is None:
+            g = self.graph
+            first = g.geom_offsets[:-1]
+            pts = list(zip(g.geom_lon[first].tolist(), g.geom_lat[first].tolist(), strict=True))
+            self._start_points = pts
+        return pts
 
     def _name_of(self, k: int) -> str | None:
         table = self.graph.names

@@ -252,3 +252,42 @@ def test_regional_forest_matches_networkx() -> None:
         station = stations[res.station]
         check_route_shape(g, "truck", res.route, p, station, check_length=False)
     assert reachable >= 10
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    seed=st.integers(0, 2**32 - 1),
+    p_root=st.floats(0.0, 0.5),
+)
+def test_heavy_path_walk_matches_pointer_walk(n: int, seed: int, p_root: float) -> None:
+    """The heavy-path walk gives the same node sequence as following the pointers."""
+    from locator.nearest import _heavy_paths
+
+    rng = np.random.default_rng(seed)
+    # a random forest: each node points to a random earlier node (or is a root),
+    # then node ids are shuffled so parents are not always smaller
+    parent = np.array(
+        [-1 if i == 0 or rng.random() < p_root else rng.integers(0, i) for i in range(n)]
+    )
+    perm = rng.permutation(n)
+    nxt = np.full(n, -1, dtype=np.int64)
+    nxt[perm] = np.where(parent >= 0, perm[np.maximum(parent, 0)], -1)
+    order, pos, head_pos = _heavy_paths(nxt)
+    assert sorted(order.tolist()) == list(range(n))
+    assert (order[pos] == np.arange(n)).all()
+    max_pieces = int(np.log2(n)) + 1
+    for start in range(n):
+        expected = [start]
+        while nxt[expected[-1]] >= 0:
+            expected.append(int(nxt[expected[-1]]))
+        got: list[int] = []
+        node, pieces = start, 0
+        while node >= 0:
+            top, end = int(head_pos[node]), int(pos[node])
+            assert top <= end
+            got.extend(order[top : end + 1][::-1].tolist())
+            pieces += 1
+            node = int(nxt[order[top]])
+        assert got == expected
+        assert pieces <= max_pieces

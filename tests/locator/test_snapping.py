@@ -208,3 +208,40 @@ def test_snap_matches_brute_force(
         on = shapely.line_interpolate_point(lines[s.edge], s.fraction, normalized=True)
         sx, sy = Projector(g.crs).forward(s.snapped_lon, s.snapped_lat)
         assert math.hypot(float(sx) - on.x, float(sy) - on.y) < 1e-3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 40),
+    cell_m=st.sampled_from([None, 1.0, 37.0, 400.0, 1e5]),
+    max_m=st.sampled_from([5.0, 150.0, 1e4]),
+)
+def test_segment_grid_matches_brute_force(
+    *, seed: int, n: int, cell_m: float | None, max_m: float
+) -> None:
+    """Exact nearest segment (lowest id on ties) for any cell size, inside or outside."""
+    from locator.snapping import TIE_TOLERANCE_M, SegmentGrid
+
+    rng = np.random.default_rng(seed)
+    # long, short and zero-length segments; some share end points (ties at vertices)
+    a = rng.uniform(0, 1000, (n, 2)).round(0)
+    b = np.where(rng.random((n, 1)) < 0.2, a, a + rng.normal(0, 300, (n, 2)).round(0))
+    share = rng.random(n) < 0.3
+    a[share] = a[0]
+    ids = np.sort(rng.choice(10 * n, n, replace=False)).astype(np.int64)
+    grid = SegmentGrid(a[:, 0], a[:, 1], b[:, 0], b[:, 1], ids, cell_m=cell_m)
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    pts = np.vstack([rng.uniform(-600, 1600, (25, 2)), a[:3], b[:2]])
+    for px, py in pts:
+        d = shapely.distance(shapely.Point(px, py), lines)
+        seg, dist = grid.nearest(float(px), float(py), max_m)
+        best = float(d.min())
+        if abs(best - max_m) < 1e-6:
+            continue
+        if best > max_m:
+            assert seg == -1
+            continue
+        assert dist == pytest.approx(best, abs=1e-6)
+        tied = ids[d <= best + TIE_TOLERANCE_M]
+        assert seg == int(tied.min())
