@@ -8,7 +8,9 @@ blocks stay holes. Contours are nested by construction: each larger contour is u
 with the smaller one. A concave hull of the reached points is available for comparison.
 
 One bounded search (scipy's compiled Dijkstra) gives node times; the reached intervals
-and their exact cutting are vectorised in :mod:`locator.segments`.
+and their exact cutting are vectorised in :mod:`locator.segments`. The band around the
+reached pieces is dissolved through the faces (blocks) of the reached network rather than
+by uniting one buffer per road, see :func:`road_band`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import shapely
+from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
 from locator.graph import RoadGraph
@@ -193,17 +196,18 @@ class IsochroneEngine:
         geo = self.geometry
         contours: list[IsochroneContour] = []
         previous: BaseGeometry = shapely.Polygon()
-        previous_full = np.zeros(geo.n_roads, dtype=bool)
         for budget in budgets:
             limit_s = budget * 60.0
             intervals = geo.reached_intervals(times, mode, direction, limit_s, snaps)
-            fraction = intervals.fraction_per_road(geo.n_roads)
-            reached_length_m = float(np.dot(fraction, geo.road_length_m))
+            # summed over the reached intervals only; np.dot over all roads goes through
+            # a multithreaded BLAS whose wake-ups cost milliseconds on a busy machine
+            reached_length_m = float(
+                np.sum((intervals.end - intervals.start) * geo.road_length_m[intervals.road])
+            )
             if shape == "roads":
-                # roads already complete in the smaller contour are inside it already
-                fresh = ~previous_full[intervals.road]
-                lines = geo.cut(_subset(intervals, fresh))
-                piece = _buffer_lines(lines, buffer_m, quad_segs)
+                lines = geo.cut(intervals)
+                unnoded = geo.unnoded_roads[intervals.road]
+                piece = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
             elif shape == "concave":
                 lines = geo.cut(intervals)
                 piece = _concave(lines, times, geo, limit_s, concave_ratio)
@@ -215,8 +219,6 @@ class IsochroneEngine:
                 polygon = shapely.union_all([previous, polygon])
             polygon = _polygonal(polygon)
             previous = polygon
-            previous_full = np.zeros(geo.n_roads, dtype=bool)
-            previous_full[intervals.road[(intervals.start <= 0.0) & (intervals.end >= 1.0)]] = True
             contours.append(
                 IsochroneContour(
                     minutes=budget,
@@ -234,21 +236,114 @@ def _as_places(place: Place | Sequence[Place]) -> list[Place]:
     return list(place)
 
 
-def _subset(intervals: Intervals, keep: npt.NDArray[np.bool_]) -> Intervals:
-    return Intervals(intervals.road[keep], intervals.start[keep], intervals.end[keep])
+def road_band(
+    lines: npt.NDArray[np.object_],
+    buffer_m: float,
+    *,
+    quad_segs: int = 4,
+    unnoded: npt.NDArray[np.bool_] | None = None,
+) -> BaseGeometry:
+    """Dissolved buffer of many road pieces: everything within ``buffer_m`` of a line.
 
+    Uniting one buffer per road costs a cascade of overlays whose work goes almost all
+    into the overlaps; on a street network nearly every point is covered many times. The
+    band is built from the faces of the line network instead: the city blocks enclosed
+    by the lines are filled (their union is a coverage union, no overlaps), the filled
+    area is buffered once, and the *core* of each block, the points farther than
+    ``buffer_m`` from its boundary (a negative buffer), is cut out again. A point in a
+    block is nearest to that block's boundary or to a line inside it, so with the lines
+    that bound no block (dead ends, bridges between blocks, frontier pieces) buffered
+    and added back the result is the same point set as the union of the line buffers,
+    up to the circle approximation (``quad_segs``), where both are inscribed in the
+    exact band.
 
-def _buffer_lines(lines: npt.NDArray[np.object_], buffer_m: float, quad_segs: int) -> BaseGeometry:
-    """Dissolved buffer of many lines."""
+    Parameters
+    ----------
+    lines
+        Projected LineStrings; zero-length lines stand for a single reached point.
+    buffer_m
+        Band half-width in the lines' units (metres).
+    quad_segs
+        Segments per quarter circle.
+    unnoded
+        Per line: True where it may meet other lines anywhere but end to end (see
+        :attr:`~locator.segments.EdgeGeometry.unnoded_roads`); only those are noded.
+        ``None`` nodes all lines.
+
+    Returns
+    -------
+    Polygon or MultiPolygon (empty for no lines).
+    """
     if lines.size == 0:
         return shapely.Polygon()
-    # buffering each merged line and dissolving with a cascaded union is several times
-    # faster in GEOS than one buffer of the whole MultiLineString
-    # (line merging drops zero-length lines: a place reachable only by itself)
     dot = shapely.length(lines) <= 0.0
-    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines[~dot])))
-    parts = np.concatenate([merged, shapely.get_point(lines[dot], 0)])
-    return shapely.union_all(shapely.buffer(parts, buffer_m, quad_segs=quad_segs))
+    points = shapely.get_point(lines[dot], 0)
+    real = lines[~dot]
+    if real.size == 0:
+        return _union_of_buffers(np.empty(0, dtype=object), points, buffer_m, quad_segs)
+    flag = np.ones(real.size, dtype=bool) if unnoded is None else unnoded[~dot]
+    if flag.any():
+        noded = shapely.get_parts(shapely.node(shapely.multilinestrings(real[flag])))
+        real = np.concatenate([real[~flag], noded])
+    polys, cuts, dangles, invalid = shapely.polygonize_full(real)
+    faces = shapely.get_parts(polys)
+    if faces.size == 0:
+        return _union_of_buffers(real, points, buffer_m, quad_segs)
+    filled = _coverage_union(faces)
+    if filled is None:  # not a clean coverage (should not happen on noded lines)
+        log.warning("road faces overlap; falling back to a plain union of buffers")
+        return _union_of_buffers(real, points, buffer_m, quad_segs)
+    band = shapely.buffer(filled, buffer_m, quad_segs=quad_segs)
+    cores = shapely.get_parts(shapely.buffer(faces, -buffer_m, quad_segs=quad_segs))
+    cores = cores[~shapely.is_empty(cores)]
+    core = shapely.multipolygons(cores) if cores.size else None
+    if core is not None:
+        band = shapely.difference(band, core)
+    loose = np.concatenate(
+        [shapely.get_parts(cuts), shapely.get_parts(dangles), shapely.get_parts(invalid)]
+    )
+    if loose.size:
+        # a loose line inside the filled blocks and farther than the band from every
+        # core adds nothing: its band lies in the filled blocks' band, outside the cores
+        shapely.prepare(filled)
+        redundant = shapely.covered_by(loose, filled)
+        if core is not None:
+            redundant &= ~shapely.dwithin(loose, core, buffer_m)
+        loose = loose[~redundant]
+    extra = _union_of_buffers(loose, points, buffer_m, quad_segs)
+    if extra.is_empty:
+        return band
+    return shapely.union_all([band, extra])
+
+
+def _coverage_union(faces: npt.NDArray[np.object_]) -> BaseGeometry | None:
+    """Union of non-overlapping faces, or ``None`` when they overlap after all."""
+    try:
+        filled = shapely.coverage_union_all(faces)
+    except GEOSException:
+        return None
+    total_m2 = float(np.sum(shapely.area(faces)))
+    if abs(float(filled.area) - total_m2) > 1e-6 * max(total_m2, 1.0):
+        return None
+    return filled
+
+
+def _union_of_buffers(
+    lines: npt.NDArray[np.object_],
+    points: npt.NDArray[np.object_],
+    buffer_m: float,
+    quad_segs: int,
+) -> BaseGeometry:
+    """Plain dissolve: buffer each merged line (and point) and unite the buffers."""
+    parts = [points]
+    if lines.size:
+        # buffering each merged line and dissolving with a cascaded union is several
+        # times faster in GEOS than one buffer of the whole MultiLineString
+        parts.append(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines))))
+    geoms = np.concatenate(parts)
+    if geoms.size == 0:
+        return shapely.Polygon()
+    return shapely.union_all(shapely.buffer(geoms, buffer_m, quad_segs=quad_segs))
 
 
 def _concave(

@@ -16,6 +16,7 @@ reached or not at all, and only the frontier needs cutting.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -133,6 +134,29 @@ class EdgeGeometry:
     @property
     def n_roads(self) -> int:
         return int(self.canon.shape[0])
+
+    @functools.cached_property
+    def unnoded_roads(self) -> BoolArray:
+        """Roads that meet another road (or themselves) anywhere but at shared ends.
+
+        True for roads crossing without a common node (bridges, tunnels), ending on the
+        middle of another road, overlapping another road, self-intersecting, or closed
+        loops touching other roads. All other roads meet only end to end, so any pieces
+        of them form a properly noded line set without running a noding pass. Computed
+        on first use (an STR-tree join over all roads: ~0.1-0.3 s on 20-35k roads).
+        """
+        n = self.n_roads
+        ids = np.arange(n, dtype=np.int64)
+        lines = self.cut(Intervals(ids, np.zeros(n), np.ones(n)))
+        flag = ~shapely.is_simple(lines)
+        left, right = shapely.STRtree(lines).query(lines, predicate="intersects")
+        pair = left < right
+        left, right = left[pair], right[pair]
+        # DE-9IM: interiors disjoint and no end point on the other's interior
+        clean = shapely.relate_pattern(lines[left], lines[right], "FF*F*****")
+        flag[left[~clean]] = True
+        flag[right[~clean]] = True
+        return np.asarray(flag, dtype=bool)
 
     # ------------------------------------------------------------------ reach
     def node_reach(
@@ -267,6 +291,14 @@ class EdgeGeometry:
         t = np.maximum(t, s)
         ax, ay = self._interp(s, a)
         bx, by = self._interp(t, b)
+        # whole-road ends are the node coordinates bit for bit, so pieces of adjacent
+        # roads share their end points exactly (polygonizing relies on that)
+        at_first = a <= 0.0
+        ax = np.where(at_first, self.x[first], ax)
+        ay = np.where(at_first, self.y[first], ay)
+        at_last = b >= 1.0
+        bx = np.where(at_last, self.x[last], bx)
+        by = np.where(at_last, self.y[last], by)
         n_inner = t - s
         n_pts = n_inner + 2
         total = int(n_pts.sum())

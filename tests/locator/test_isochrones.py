@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from locator.isochrones import (
     IsochroneEngine,
     load_isochrones,
     precompute_station_isochrones,
+    road_band,
     save_isochrones,
 )
+from locator.projection import Projector
 
 TOL_M = 0.01  # projection round trips and GEOS noding
 
@@ -256,3 +259,150 @@ def test_regional_circles_nested_and_contain_reached_nodes(regional, seed) -> No
         if prev is not None:
             assert prev.difference(poly).area <= 1.0
         prev = poly
+
+
+# ---------------------------------------------------------------- the dissolved band
+def _plain_band(lines: np.ndarray, buffer_m: float, quad_segs: int) -> shapely.Geometry:
+    """The definition: the union of one buffer per line (zero-length lines are points)."""
+    return shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=quad_segs))
+
+
+def _assert_same_band(
+    got: shapely.Geometry, ref: shapely.Geometry, buffer_m: float, quad_segs: int
+) -> None:
+    # both are inscribed in the exact band, each boundary within one chord sagitta of it
+    sagitta = buffer_m * (1.0 - np.cos(np.pi / (4 * quad_segs)))
+    slack = 2.0 * sagitta + 1e-6
+    assert got.is_valid
+    assert got.difference(shapely.buffer(ref, slack, quad_segs=16)).area <= 1e-6
+    assert ref.difference(shapely.buffer(got, slack, quad_segs=16)).area <= 1e-6
+    assert abs(got.area - ref.area) <= slack * max(ref.length, got.length) + 1e-6
+
+
+def _crossing_flags(lines: np.ndarray) -> np.ndarray:
+    """Independent of relate patterns: True where a line meets another at a point that
+    is not an end point of both (or overlaps it, or crosses itself)."""
+    flags = ~shapely.is_simple(lines)
+    ends = [
+        {tuple(c) for c in shapely.get_coordinates(line)[[0, -1]]}
+        if shapely.length(line) > 0
+        else set()
+        for line in lines
+    ]
+    for i in range(lines.size):
+        for j in range(i + 1, lines.size):
+            inter = shapely.intersection(lines[i], lines[j])
+            if inter.is_empty:
+                continue
+            if inter.geom_type not in ("Point", "MultiPoint"):
+                flags[i] = flags[j] = True
+                continue
+            for c in shapely.get_coordinates(inter):
+                if tuple(c) not in ends[i] or tuple(c) not in ends[j]:
+                    flags[i] = flags[j] = True
+    return flags
+
+
+@st.composite
+def line_sets(draw: st.DrawFn) -> tuple[np.ndarray, float]:
+    """Lattice roads (noded at lattice points), dead ends into blocks, unnoded crossings,
+    duplicates and single points, with a band from much narrower to wider than a block."""
+    n = draw(st.integers(2, 5))
+    spacing = 300.0
+    edges = []
+    for r in range(n):
+        for c in range(n):
+            if c + 1 < n:
+                edges.append(((c, r), (c + 1, r)))
+            if r + 1 < n:
+                edges.append(((c, r), (c, r + 1)))
+    keep = draw(st.lists(st.booleans(), min_size=len(edges), max_size=len(edges)))
+    coords = [[a, b] for (a, b), k in zip(edges, keep, strict=True) if k]
+    lattice = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
+    centre = st.tuples(st.sampled_from([0.5, 1.5, 2.5]), st.sampled_from([0.5, 1.5, 2.5]))
+    for _ in range(draw(st.integers(0, 3))):  # dead ends into blocks
+        coords.append([draw(lattice), draw(centre)])
+    for _ in range(draw(st.integers(0, 2))):  # diagonals: cross roads without a node
+        a = draw(lattice)
+        coords.append([a, (a[0] + draw(st.sampled_from([-1.3, 1.7])), a[1] + 1.2)])
+    if coords and draw(st.booleans()):  # a duplicated road
+        coords.append(list(coords[draw(st.integers(0, len(coords) - 1))]))
+    lines = [shapely.LineString(np.asarray(c, dtype=float) * spacing) for c in coords]
+    for _ in range(draw(st.integers(0, 2))):  # places reachable only by themselves
+        p = np.asarray(draw(centre), dtype=float) * spacing
+        lines.append(shapely.LineString([p, p]))
+    if not lines:
+        lines.append(shapely.LineString([(0.0, 0.0), (spacing, 0.0)]))
+    buffer_m = draw(st.sampled_from([20.0, 60.0, 100.0, 149.0, 400.0]))
+    return np.array(lines, dtype=object), buffer_m
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=line_sets(), quad_segs=st.sampled_from([2, 4, 8]))
+def test_road_band_equals_union_of_line_buffers(case, quad_segs) -> None:
+    lines, buffer_m = case
+    ref = _plain_band(lines, buffer_m, quad_segs)
+    # noding everything, and noding only the lines an independent check flags
+    for unnoded in (None, _crossing_flags(lines)):
+        got = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
+        _assert_same_band(got, ref, buffer_m, quad_segs)
+
+
+def test_road_band_keeps_block_cores_as_holes_and_dead_ends_inside_them() -> None:
+    # a 1 km block with a dead end reaching into it: the core is a hole, the dead end's
+    # band cuts into the hole
+    ring = shapely.LineString([(0, 0), (1000, 0), (1000, 1000), (0, 1000), (0, 0)])
+    spur = shapely.LineString([(0, 500), (450, 500)])
+    lines = np.array([ring, spur], dtype=object)
+    got = road_band(lines, 100.0)
+    assert got.geom_type == "Polygon" and len(got.interiors) == 1
+    assert not got.contains(shapely.Point(700, 500))  # 300 m from every road
+    assert got.contains(shapely.Point(540, 500))  # 90 m beyond the spur's end
+    _assert_same_band(got, _plain_band(lines, 100.0, 4), 100.0, 4)
+
+
+def _grid_with_overpass() -> RoadGraph:
+    """3x3 grid (1 km) whose road (1,0)-(1,1) bends over road (1,1)-(2,1) without a node."""
+    graph = make_grid(3, 3, spacing_m=1000.0)
+    proj = Projector(graph.crs)
+    bend_lon, bend_lat = proj.inverse(
+        np.array([graph.node_x[0] + 1500.0]), np.array([graph.node_y[0] + 1500.0])
+    )
+    lons, lats, offsets = [], [], [0]
+    for e in range(graph.n_edges):
+        c = graph.edge_coords(e)
+        if {int(graph.edge_u[e]), int(graph.edge_v[e])} == {3, 4}:
+            c = np.vstack([c[:1], [[bend_lon[0], bend_lat[0]]], c[1:]])
+        lons.extend(c[:, 0])
+        lats.extend(c[:, 1])
+        offsets.append(len(lons))
+    return replace(
+        graph,
+        geom_lon=np.array(lons),
+        geom_lat=np.array(lats),
+        geom_offsets=np.array(offsets, dtype=np.int64),
+    )
+
+
+def test_unnoded_roads_flags_exactly_the_crossing_pair() -> None:
+    graph = _grid_with_overpass()
+    geo = IsochroneEngine(graph).geometry
+    ends = {frozenset((int(u), int(v))) for u, v in zip(geo.road_u, geo.road_v, strict=True)}
+    assert len(ends) == geo.n_roads
+    flagged = {
+        frozenset((int(geo.road_u[r]), int(geo.road_v[r])))
+        for r in np.nonzero(geo.unnoded_roads)[0]
+    }
+    assert flagged == {frozenset((3, 4)), frozenset((4, 7))}
+    assert not IsochroneEngine(make_grid(4, 4)).geometry.unnoded_roads.any()
+
+
+@pytest.mark.parametrize("minutes", [1.5, 3.0, 6.0])
+def test_circles_over_an_overpass_equal_the_plain_band(minutes) -> None:
+    graph = _grid_with_overpass()
+    engine = IsochroneEngine(graph)
+    snap = snap_on(graph, 0, 0.3)
+    got = engine.isochrones(snap, mode="truck", minutes=(minutes,), buffer_m=150.0)[0]
+    lines = engine.geometry.cut(engine.reached(snap, mode="truck", minutes=minutes))
+    ref = _plain_band(lines, 150.0, 4)
+    _assert_same_band(_projected(engine, got.polygon), ref, 150.0, 4)
