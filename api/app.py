@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.locator = Locator.open(settings.artifact_dir, settings)
+        # lazily built indexes are built now, off the request path
+        threading.Thread(target=app.state.locator.warm, name="warm", daemon=True).start()
         yield
 
     app = FastAPI(

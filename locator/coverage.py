@@ -198,7 +198,8 @@ class Coverage:
     def covered_length_m(self) -> float:
         """Road length inside the circles."""
         geo = self.engine.geometry
-        return float(np.dot(self.road_fraction, geo.road_length_m))
+        # an elementwise product and sum: np.dot would wake BLAS threads on every request
+        return float((self.road_fraction * geo.road_length_m).sum())
 
     @property
     def share(self) -> float:

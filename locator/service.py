@@ -9,6 +9,7 @@ and the circles together, so the very next query sees the change.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -174,6 +175,23 @@ class Locator:
                 continue
             circles = load_isochrones(cpath)
             self.circles[mode] = {sid: _renest(c) for sid, c in circles.items()}
+
+    def warm(self) -> None:
+        """Build the lazily computed indexes now (the road-crossing check of the circle
+        engine, the snap grids of every mode) so the first requests do not pay for them.
+        The API calls this in a background thread after startup."""
+        started = time.perf_counter()
+        _ = self.circles_engine.geometry.unnoded_roads
+        for mode in self.graph.modes:
+            node = 0
+            with contextlib.suppress(LocatorError):
+                self.snap_index.snap(
+                    float(self.graph.node_lon[node]),
+                    float(self.graph.node_lat[node]),
+                    max_snap_m=self.max_snap_m,
+                    mode=mode,
+                )
+        log.info("warmed query indexes in %.2f s", time.perf_counter() - started)
 
     # ------------------------------------------------------------------ basics
     @property
