@@ -7,8 +7,13 @@ Two tools:
   station, the time to it and the next edge toward it. A query then needs no graph
   search: the point's two ways onto the network (plus a station on its own edge) and the
   forest times give the answer; the path is read off the successor pointers.
+- :class:`StationTimes` — kept next to a forest when it fits in memory: the time from
+  every node to every station of the set and each station's successor tree, from ONE
+  reverse search per station (one scipy call for all). The k fastest stations among an
+  arbitrary mask then need no graph search either (:meth:`NearestForest.nearest_k`).
 - :func:`nearest_k` — the k fastest-to-reach stations among an arbitrary candidate mask
-  (kind, services, open now...), by one bounded forward search from the point.
+  (kind, services, open now...), by one bounded forward search from the point (used
+  when the station times do not fit in memory).
 
 Stations are identified by their index in the list of station snaps; the caller maps
 indices to records. Removed stations keep their index (as a hole), so indices are stable.
@@ -17,6 +22,7 @@ indices to records. Removed stations keep their index (as a hole), so indices ar
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 import time
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.sparse.csgraph import depth_first_order
+from scipy.sparse.csgraph import depth_first_order, dijkstra
 
 from locator.errors import NoRouteError, StationNotFoundError
 from locator.routing import Option, Route, RoutingEngine, element_view
@@ -39,6 +45,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 FOREST_FORMAT_VERSION = 1
+
+#: Default memory budget of one :class:`StationTimes` (time + successor per node and
+#: station, 12 bytes each); larger station sets fall back to a search per query.
+STATION_TIMES_MAX_BYTES = 200_000_000
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,8 @@ class _ForestState:
     head_pos_l: memoryview
     order_l: memoryview
     edge_by_pos: IntArray
+    # all-stations times for search-free k-nearest (None: too large, or not wanted)
+    times: StationTimes | None = None
 
     @classmethod
     def of(
@@ -218,34 +230,76 @@ class NearestForest:
     concurrent queries see either the old or the new forest, never a mix.
     """
 
-    def __init__(self, engine: RoutingEngine, mode: str, state: _ForestState) -> None:
+    def __init__(
+        self,
+        engine: RoutingEngine,
+        mode: str,
+        state: _ForestState,
+        *,
+        station_times: bool = True,
+        max_station_times_bytes: int = STATION_TIMES_MAX_BYTES,
+    ) -> None:
         self.engine = engine
         self.mode = mode
-        self._state = state
         self._edit_lock = threading.Lock()
         self.last_compute_s = 0.0
+        self.station_times_enabled = station_times
+        self.max_station_times_bytes = max_station_times_bytes
+        self._state = self._with_times(state, None, None)
 
     # ------------------------------------------------------------------ build
     @classmethod
     def compute(
-        cls, engine: RoutingEngine, mode: str, station_snaps: Sequence[Snap | None]
+        cls,
+        engine: RoutingEngine,
+        mode: str,
+        station_snaps: Sequence[Snap | None],
+        *,
+        station_times: bool = True,
+        max_station_times_bytes: int = STATION_TIMES_MAX_BYTES,
     ) -> NearestForest:
         """One reverse multi-source search from ``station_snaps`` (None = no station).
 
         Station snaps should be made with the same ``mode`` filter; a station on an edge
-        the mode may not use is unreachable.
+        the mode may not use is unreachable. With ``station_times`` (and when they fit in
+        ``max_station_times_bytes``) the :class:`StationTimes` for search-free k-nearest
+        queries are computed too.
         """
         started = time.perf_counter()
         forest = cls(
-            engine, mode, _search(engine, mode, StationTargets(engine, mode, station_snaps))
+            engine,
+            mode,
+            _search(engine, mode, StationTargets(engine, mode, station_snaps)),
+            station_times=station_times,
+            max_station_times_bytes=max_station_times_bytes,
         )
         forest.last_compute_s = time.perf_counter() - started
         return forest
+
+    def _with_times(
+        self, state: _ForestState, previous: StationTimes | None, changed: int | None
+    ) -> _ForestState:
+        """``state`` with its :class:`StationTimes` (updated from ``previous`` if given)."""
+        t = state.targets
+        if not self.station_times_enabled or not StationTimes.fits(
+            self.engine.graph.n_nodes, len(t.snaps), self.max_station_times_bytes
+        ):
+            return state
+        if previous is not None and changed is not None:
+            times = previous.updated(t, changed)
+        else:
+            times = StationTimes.compute(self.engine, t)
+        return dataclasses.replace(state, times=times)
 
     @property
     def targets(self) -> StationTargets:
         """The stations of the current forest."""
         return self._state.targets
+
+    @property
+    def station_times(self) -> StationTimes | None:
+        """The all-stations times of the current forest (None when not kept)."""
+        return self._state.times
 
     @property
     def node_station(self) -> IntArray:
@@ -292,9 +346,18 @@ class NearestForest:
 
     @classmethod
     def from_arrays(
-        cls, engine: RoutingEngine, arrays: Mapping[str, npt.NDArray[np.generic]]
+        cls,
+        engine: RoutingEngine,
+        arrays: Mapping[str, npt.NDArray[np.generic]],
+        *,
+        station_times: bool = True,
+        max_station_times_bytes: int = STATION_TIMES_MAX_BYTES,
     ) -> NearestForest:
-        """Rebuild a forest saved with :meth:`to_arrays` for the same graph."""
+        """Rebuild a forest saved with :meth:`to_arrays` for the same graph.
+
+        The :class:`StationTimes` are not stored; they are recomputed here (one scipy
+        call, when enabled and within ``max_station_times_bytes``).
+        """
         if int(arrays["format_version"]) != FOREST_FORMAT_VERSION:
             raise ValueError(f"forest format {int(arrays['format_version'])} is not supported")
         mode = str(arrays["mode"])
@@ -318,7 +381,13 @@ class NearestForest:
             np.asarray(arrays["node_next"], dtype=np.int64),
             np.asarray(arrays["node_next_edge"], dtype=np.int64),
         )
-        return cls(engine, mode, state)
+        return cls(
+            engine,
+            mode,
+            state,
+            station_times=station_times,
+            max_station_times_bytes=max_station_times_bytes,
+        )
 
     # ------------------------------------------------------------------ edits
     @property
@@ -336,7 +405,8 @@ class NearestForest:
             else:
                 _check_index(targets, index)
             targets.set(index, snap)
-            self._state = _search(self.engine, self.mode, targets)
+            state = _search(self.engine, self.mode, targets)
+            self._state = self._with_times(state, self._state.times, index)
             self.last_compute_s = time.perf_counter() - started
             return index
 
@@ -353,6 +423,24 @@ class NearestForest:
         self._edit(index, snap)
 
     # ------------------------------------------------------------------ query
+    def nearest_k(
+        self,
+        snap: Snap,
+        *,
+        k: int = 1,
+        mask: BoolArray | None = None,
+        max_time_s: float = np.inf,
+    ) -> list[NearestResult]:
+        """The ``k`` fastest stations among ``mask`` within a budget (see :func:`nearest_k`).
+
+        Uses the :class:`StationTimes` (no graph search) when they are kept, else one
+        bounded search from the point.
+        """
+        st = self._state  # one consistent version for the whole query
+        if st.times is not None:
+            return st.times.nearest_k(snap, k=k, mask=mask, max_time_s=max_time_s)
+        return nearest_k(self.engine, st.targets, snap, k=k, mask=mask, max_time_s=max_time_s)
+
     def query(self, snap: Snap) -> NearestResult:
         """The nearest station from a snapped point, with its route; no graph search.
 
@@ -499,6 +587,213 @@ def _search(engine: RoutingEngine, mode: str, t: StationTargets) -> _ForestState
     return _ForestState.of(t, station, time_s, nxt, next_edge)
 
 
+def _check_k_mask(k: int, mask: BoolArray | None, targets: StationTargets) -> BoolArray:
+    """Validate ``k`` and ``mask``; the candidate stations (active and in the mask)."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    n_st = len(targets.snaps)
+    cand = targets.active.copy()
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (n_st,):
+            raise ValueError(f"mask must have one entry per station ({n_st})")
+        cand &= mask
+    return cand
+
+
+def _same_edge_times(
+    engine: RoutingEngine, targets: StationTargets, snap: Snap, best: FloatArray
+) -> dict[int, tuple[float, int, float, float]]:
+    """Stations on the point's own edge reached directly no slower than ``best``.
+
+    Lowers ``best`` in place for them and returns their direct pieces.
+    """
+    direct: dict[int, tuple[float, int, float, float]] = {}
+    here = engine.canonical(snap)
+    for i in targets.by_edge.get(here[0], ()):
+        d = engine.same_edge(targets.mode, here, (here[0], float(targets.canon_fraction[i])))
+        if d is not None and d[0] <= best[i]:
+            best[i] = d[0]
+            direct[i] = d
+    return direct
+
+
+def _pick(best: FloatArray, cand: BoolArray, k: int, max_time_s: float) -> list[int]:
+    """Indices of the ``k`` smallest finite ``best`` among ``cand`` within the budget."""
+    best = np.where(cand & (best <= max_time_s), best, np.inf)
+    n_ok = int(np.count_nonzero(np.isfinite(best)))
+    if n_ok == 0:
+        return []
+    return [int(i) for i in np.argsort(best, kind="stable")[: min(k, n_ok)]]
+
+
+class StationTimes:
+    """Time from every node to every station of a set, with each station's path tree.
+
+    ``time_s[node, s]`` is the travel time from ``node`` to station ``s`` (partial edge
+    into the station included; inf if unreachable or removed) and ``succ[node, s]`` the
+    next node toward ``s`` (-2 at the node where the path leaves onto the station's edge,
+    -1 where unreached). Node-major layout: a query reads two contiguous rows.
+
+    Computed by ONE scipy Dijkstra call on the reverse mode graph with one virtual source
+    per station (joined to the station's "to" nodes by its partial-edge costs). Costs
+    12 bytes per node and station; see :meth:`fits`.
+    """
+
+    BYTES_PER_ENTRY = 12
+
+    def __init__(
+        self,
+        engine: RoutingEngine,
+        targets: StationTargets,
+        time_s: FloatArray,
+        succ: npt.NDArray[np.int32],
+    ) -> None:
+        self.engine = engine
+        self.targets = targets
+        self.mode = targets.mode
+        self.time_s = time_s
+        self.succ = succ
+        self._succ_l = np.ascontiguousarray(succ).data.toreadonly()
+
+    @classmethod
+    def fits(cls, n_nodes: int, n_stations: int, max_bytes: int) -> bool:
+        """Whether times for ``n_stations`` on ``n_nodes`` fit in ``max_bytes``."""
+        return n_nodes * max(n_stations, 1) * cls.BYTES_PER_ENTRY <= max_bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return int(self.time_s.nbytes + self.succ.nbytes)
+
+    @classmethod
+    def compute(cls, engine: RoutingEngine, targets: StationTargets) -> StationTimes:
+        """All stations of ``targets`` (one scipy call)."""
+        stations = np.arange(len(targets.snaps), dtype=np.int64)
+        time_s, succ = _station_columns(engine, targets, stations)
+        return cls(engine, targets, time_s, succ)
+
+    def updated(self, targets: StationTargets, index: int) -> StationTimes:
+        """A new version for ``targets`` where only station ``index`` changed (or was
+        appended as the last one); the other columns are copied, not recomputed."""
+        n_st = len(targets.snaps)
+        col_t, col_s = _station_columns(engine := self.engine, targets, np.array([index]))
+        if index == self.time_s.shape[1] and n_st == index + 1:
+            time_s = np.hstack([self.time_s, col_t])
+            succ = np.hstack([self.succ, col_s])
+        elif self.time_s.shape[1] == n_st and 0 <= index < n_st:
+            time_s = self.time_s.copy()
+            succ = self.succ.copy()
+            time_s[:, index] = col_t[:, 0]
+            succ[:, index] = col_s[:, 0]
+        else:
+            raise ValueError("station times and targets disagree; recompute them")
+        return StationTimes(engine, targets, time_s, succ)
+
+    def nearest_k(
+        self,
+        snap: Snap,
+        *,
+        k: int = 1,
+        mask: BoolArray | None = None,
+        max_time_s: float = np.inf,
+    ) -> list[NearestResult]:
+        """Same answer as :func:`nearest_k` for these targets, without a graph search."""
+        engine, t, mode = self.engine, self.targets, self.mode
+        cand = _check_k_mask(k, mask, t)
+        starts = engine.options(snap, mode, "from")
+        n_st = len(t.snaps)
+        which = np.zeros(n_st, dtype=np.int64)
+        if not starts:
+            best = np.full(n_st, np.inf)
+        elif len(starts) == 1:
+            best = starts[0].cost_s + self.time_s[starts[0].node]
+        else:
+            both = np.stack([o.cost_s + self.time_s[o.node] for o in starts])
+            which = np.argmin(both, axis=0)
+            best = both[which, np.arange(n_st)]
+        direct = _same_edge_times(engine, t, snap, best)
+        out: list[NearestResult] = []
+        start = (snap.snapped_lon, snap.snapped_lat)
+        for i in _pick(best, cand, k, max_time_s):
+            end = t.end_point(i)
+            if i in direct:
+                _, edge, f0, f1 = direct[i]
+                r = engine.assemble(
+                    mode, [edge], start_fraction=f0, end_fraction=f1, start=start, end=end
+                )
+            else:
+                first = starts[int(which[i])]
+                nodes, slot = self._walk(first.node, i)
+                edges = np.empty(len(nodes) + 1, dtype=np.int64)
+                edges[0] = first.edge
+                if len(nodes) > 1:
+                    arr = np.array(nodes, dtype=np.int64)
+                    edges[1:-1] = engine.edges_between(mode, arr[:-1], arr[1:])
+                edges[-1] = t.edge[i, slot]
+                r = engine.assemble(
+                    mode,
+                    edges,
+                    start_fraction=first.f0,
+                    end_fraction=float(t.f1[i, slot]),
+                    start=start,
+                    end=end,
+                )
+            out.append(NearestResult(i, r.duration_s, r))
+        return out
+
+    def _walk(self, node: int, station: int) -> tuple[list[int], int]:
+        """Nodes from ``node`` to where the path leaves for ``station``, and that slot."""
+        succ = self._succ_l
+        nodes = [node]
+        nxt = succ[node, station]
+        while nxt >= 0:
+            node = nxt
+            nodes.append(node)
+            nxt = succ[node, station]
+        if nxt != -2:  # pragma: no cover - only reached nodes are walked
+            raise NoRouteError("inconsistent station times", mode=self.mode)
+        t = self.targets
+        costs = np.where(t.node[station] == node, t.cost_s[station], np.inf)
+        return nodes, int(np.argmin(costs))
+
+
+def _station_columns(
+    engine: RoutingEngine, t: StationTargets, stations: IntArray
+) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    """``(time_s, succ)`` columns of :class:`StationTimes` for ``stations`` (one call)."""
+    mg = engine.mode_graph(t.mode, reverse=True)
+    m = mg.matrix
+    n = mg.n_nodes
+    n_src = int(stations.shape[0])
+    # virtual node n + j joined to station j's "to" nodes (cheapest per node); explicit
+    # zeros in a CSR matrix are edges for scipy, so zero-cost seeds stay exact
+    rows_idx: list[npt.NDArray[np.int64]] = []
+    rows_val: list[FloatArray] = []
+    counts = np.zeros(n_src, dtype=np.int64)
+    for j, s in enumerate(stations.tolist()):
+        ok = t.node[s] >= 0
+        nodes, costs = t.node[s][ok], t.cost_s[s][ok]
+        if nodes.shape[0] == 2 and nodes[0] == nodes[1]:
+            nodes, costs = nodes[:1], np.minimum(costs[:1], costs[1:])
+        order = np.argsort(nodes)
+        rows_idx.append(nodes[order])
+        rows_val.append(costs[order])
+        counts[j] = nodes.shape[0]
+    indptr = np.concatenate([m.indptr, m.indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([m.indices, *rows_idx]) if n_src else m.indices
+    data = np.concatenate([m.data, *rows_val]) if n_src else m.data
+    size = n + n_src
+    aug = sp.csr_matrix((data, indices, indptr), shape=(size, size))
+    dist, pred = dijkstra(
+        aug, directed=True, indices=n + np.arange(n_src), return_predecessors=True
+    )
+    dist = np.atleast_2d(dist)[:, :n]
+    pred = np.atleast_2d(pred)[:, :n]
+    succ = np.where(pred >= n, -2, np.where(pred < 0, -1, pred)).astype(np.int32)
+    return np.ascontiguousarray(dist.T), np.ascontiguousarray(succ.T)
+
+
 def nearest_k(
     engine: RoutingEngine,
     targets: StationTargets,
@@ -530,16 +825,9 @@ def nearest_k(
     list of NearestResult
         Fastest first; fewer than ``k`` (possibly none) when not enough are reachable.
     """
-    if k < 1:
-        raise ValueError("k must be at least 1")
+    cand = _check_k_mask(k, mask, targets)
     mode = targets.mode
     n_st = len(targets.snaps)
-    cand = targets.active.copy()
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != (n_st,):
-            raise ValueError(f"mask must have one entry per station ({n_st})")
-        cand &= mask
     starts = engine.options(snap, mode, "from")
     times = np.full((n_st, 2), np.inf)
     search: SearchResult | None = None
@@ -554,21 +842,10 @@ def nearest_k(
         times = node_t[targets.node] + targets.cost_s
     slot = np.argmin(times, axis=1)
     best = times[np.arange(n_st), slot]
-    direct: dict[int, tuple[float, int, float, float]] = {}
-    here = engine.canonical(snap)
-    for i in targets.by_edge.get(here[0], ()):
-        d = engine.same_edge(mode, here, (here[0], float(targets.canon_fraction[i])))
-        if d is not None and d[0] <= best[i]:
-            best[i] = d[0]
-            direct[i] = d
-    best = np.where(cand & (best <= max_time_s), best, np.inf)
-    n_ok = int(np.isfinite(best).sum())
-    if n_ok == 0:
-        return []
-    order = np.argsort(best, kind="stable")[: min(k, n_ok)]
+    direct = _same_edge_times(engine, targets, snap, best)
     out: list[NearestResult] = []
     start = (snap.snapped_lon, snap.snapped_lat)
-    for i in order.tolist():
+    for i in _pick(best, cand, k, max_time_s):
         end = targets.end_point(i)
         if i in direct:
             _, edge, f0, f1 = direct[i]

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple, TypedDict
 import numpy as np
 import numpy.typing as npt
 import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
 
 from locator.errors import NoRouteError
 from locator.graph import RoadGraph
@@ -28,7 +30,6 @@ from locator.search import (
     SearchResult,
     Snap,
     edge_twins,
-    multi_source_dijkstra,
 )
 from locator.snapping import EdgeGeometry
 
@@ -432,6 +433,45 @@ class RoutingEngine:
         return table[k] if 0 <= k < len(table) else None
 
     # ------------------------------------------------------------------ queries
+    def _search_from(self, mode: str, starts: Sequence[Option], *, limit_s: float) -> SearchResult:
+        """ONE scipy Dijkstra from the start options (virtual source, initial costs).
+
+        :func:`~locator.search.multi_source_dijkstra` runs one search per seed for a
+        few seeds; a point has two, so a virtual source joined to both halves the work.
+        ``seed`` is the index into ``starts`` of the option each node's tree leaves by.
+        """
+        mg = self.mode_graph(mode)
+        m = mg.matrix
+        n = mg.n_nodes
+        nodes = np.array([o.node for o in starts], dtype=np.int64)
+        costs = np.array([o.cost_s for o in starts], dtype=float)
+        order = np.lexsort((costs, nodes))
+        keep = np.ones(order.shape[0], dtype=bool)
+        keep[1:] = nodes[order][1:] != nodes[order][:-1]
+        first = order[keep]  # cheapest option per node, nodes ascending
+        # explicit zeros in a CSR matrix are edges for scipy: zero-cost seeds stay exact
+        aug = sparse.csr_matrix(
+            (
+                np.concatenate([m.data, costs[first]]),
+                np.concatenate([m.indices, nodes[first]]),
+                np.concatenate([m.indptr, [m.indptr[-1] + first.shape[0]]]),
+            ),
+            shape=(n + 1, n + 1),
+        )
+        dist, pred = dijkstra(
+            aug, directed=True, indices=n, return_predecessors=True, limit=limit_s
+        )
+        time_s = np.asarray(dist[:n], dtype=float)
+        reached = np.isfinite(time_s) & (time_s <= limit_s)
+        time_s = np.where(reached, time_s, np.inf)
+        pr = np.asarray(pred[:n], dtype=np.int64)
+        pr = np.where(reached & (pr >= 0) & (pr < n), pr, -1)
+        # the option of a node's tree is found by the caller walking to the root; here
+        # only the roots (start nodes) are labelled
+        seed = np.full(n, -1, dtype=np.int64)
+        seed[nodes[first]] = first
+        return SearchResult(time_s, pr, seed)
+
     def route(self, mode: str, from_snap: Snap, to_snap: Snap) -> Route:
         """The fastest route from one snapped point to another.
 
@@ -447,12 +487,7 @@ class RoutingEngine:
         best_end: Option | None = None
         search: SearchResult | None = None
         if starts and ends:
-            search = multi_source_dijkstra(
-                self.mode_graph(mode),
-                np.array([o.node for o in starts], dtype=np.int64),
-                np.array([o.cost_s for o in starts], dtype=float),
-                limit_s=best_cost,
-            )
+            search = self._search_from(mode, starts, limit_s=best_cost)
             for o in ends:
                 total = float(search.time_s[o.node]) + o.cost_s
                 if total < best_cost:
@@ -470,8 +505,9 @@ class RoutingEngine:
             return self.assemble(
                 mode, [edge], start_fraction=d0, end_fraction=d1, start=start_ll, end=end_ll
             )
-        first = starts[int(search.seed[best_end.node])]
         middle = self.tree_path(mode, search, best_end.node)
+        root = int(self._edge_u[middle[0]]) if middle else best_end.node
+        first = starts[int(search.seed[root])]
         return self.assemble(
             mode,
             [first.edge, *middle, best_end.edge],

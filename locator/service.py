@@ -40,7 +40,7 @@ from locator.errors import (
 )
 from locator.graph import RoadGraph
 from locator.isochrones import IsochroneContour, IsochroneEngine
-from locator.nearest import NearestForest, nearest_k
+from locator.nearest import NearestForest
 from locator.prepared import (
     DEFAULT_MINUTES,
     FORESTS_FILE,
@@ -323,9 +323,7 @@ class Locator:
                 mask = self._mask(ids, svc, open_at)
                 if not mask.any():
                     continue
-                found = nearest_k(
-                    self.routing, forest.targets, snap, k=k, mask=mask, max_time_s=limit
-                )
+                found = forest.nearest_k(snap, k=k, mask=mask, max_time_s=limit)
             for res in found:
                 sid = ids[res.station]
                 if sid is None:

@@ -21,7 +21,7 @@ from nx_reference import (
 
 from locator.errors import NoRouteError, StationNotFoundError
 from locator.graph import RoadGraph
-from locator.nearest import NearestForest, StationTargets, nearest_k
+from locator.nearest import NearestForest, NearestResult, StationTargets, StationTimes, nearest_k
 from locator.projection import Projector
 from locator.routing import RoutingEngine
 from locator.search import Snap
@@ -291,3 +291,119 @@ def test_heavy_path_walk_matches_pointer_walk(n: int, seed: int, p_root: float) 
             node = int(nxt[order[top]])
         assert got == expected
         assert pieces <= max_pieces
+
+
+def _same_answers(
+    g: RoadGraph,
+    mode: str,
+    got: list[NearestResult],
+    expected: list[NearestResult],
+    point: Snap,
+    stations: list[Snap | None],
+) -> None:
+    """Matrix answers equal search answers (stations may differ only on exact ties)."""
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert close(a.duration_s, b.duration_s), (a.duration_s, b.duration_s)
+        station = stations[a.station]
+        assert station is not None
+        check_route_shape(g, mode, a.route, point, station)
+    assert len({r.station for r in got}) == len(got)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(2, 5),
+    cols=st.integers(2, 5),
+    seed=st.integers(0, 2**32 - 1),
+    n_stations=st.integers(1, 7),
+    k=st.integers(1, 4),
+    mode=st.sampled_from(["car", "truck", "walk"]),
+    budget=st.sampled_from([np.inf, 60.0, 200.0]),
+    bent=st.booleans(),
+)
+def test_station_times_match_search_and_networkx(
+    *,
+    rows: int,
+    cols: int,
+    seed: int,
+    n_stations: int,
+    k: int,
+    mode: str,
+    budget: float,
+    bent: bool,
+) -> None:
+    """Search-free k-nearest (StationTimes) equals the bounded search and NetworkX,
+    with masks and budgets, before and after station edits."""
+    g = random_grid(rows, cols, seed, spacing_m=600.0)
+    if bent:
+        g = bend_edges(g)
+    rng = np.random.default_rng(seed)
+    idx, eng = _setup(g)
+    lon, lat = random_lonlat(g, rng, n_stations + 7, pad_m=50.0)
+    snaps = idx.snap_many(lon, lat, max_snap_m=5000.0, mode=mode)
+    stations: list[Snap | None] = list(snaps[:n_stations])
+    extra = snaps[n_stations : n_stations + 2]
+    points = [*snaps[n_stations + 2 :], snaps[0]]
+    max_time_s = budget if mode != "walk" else budget * 20
+    forest = NearestForest.compute(eng, mode, stations)
+    searching = NearestForest.compute(eng, mode, stations, station_times=False)
+    assert forest.station_times is not None
+    assert searching.station_times is None
+
+    def check() -> None:
+        n = len(stations)
+        mask = rng.random(n) < 0.7
+        ref = _reference_times(g, mode, points, stations)
+        for i, p in enumerate(points):
+            got = forest.nearest_k(p, k=k, mask=mask, max_time_s=max_time_s)
+            via_search = nearest_k(eng, forest.targets, p, k=k, mask=mask, max_time_s=max_time_s)
+            assert searching.nearest_k(p, k=k, mask=mask, max_time_s=max_time_s) == via_search
+            _same_answers(g, mode, got, via_search, p, stations)
+            allowed = np.where(mask & (ref[i] <= max_time_s), ref[i], np.inf)
+            expected = np.sort(allowed[np.isfinite(allowed)])[:k]
+            assert len(got) == len(expected)
+            for res, t in zip(got, expected, strict=True):
+                assert mask[res.station]
+                assert close(res.duration_s, float(t))
+                assert close(float(ref[i, res.station]), float(t))
+
+    check()
+    stations.append(extra[0])
+    assert forest.add_station(extra[0]) == searching.add_station(extra[0]) == n_stations
+    check()
+    stations[0] = extra[1]
+    forest.move_station(0, extra[1])
+    searching.move_station(0, extra[1])
+    check()
+    stations[-1] = None
+    forest.remove_station(n_stations)
+    searching.remove_station(n_stations)
+    check()
+    # the updated columns equal a fresh computation
+    fresh = NearestForest.compute(eng, mode, stations).station_times
+    kept = forest.station_times
+    assert fresh is not None and kept is not None
+    np.testing.assert_allclose(kept.time_s, fresh.time_s, rtol=1e-12)
+
+
+def test_station_times_memory_budget() -> None:
+    g = make_grid(4, 4, spacing_m=500.0)
+    idx, eng = _setup(g)
+    stations = [_snap_xy(idx, g, 0.0, 0.0), _snap_xy(idx, g, 1500.0, 1500.0)]
+    need = g.n_nodes * 2 * StationTimes.BYTES_PER_ENTRY
+    small = NearestForest.compute(eng, "car", stations, max_station_times_bytes=need - 1)
+    assert small.station_times is None
+    big = NearestForest.compute(eng, "car", stations, max_station_times_bytes=need)
+    assert big.station_times is not None
+    assert big.station_times.nbytes == need
+    p = _snap_xy(idx, g, 1250.0, 1500.0)
+    assert small.nearest_k(p, k=2) == big.nearest_k(p, k=2)
+    # adding a third station exceeds the budget: the forest falls back to the search
+    big.add_station(_snap_xy(idx, g, 500.0, 500.0))
+    assert big.station_times is None
+    assert [r.station for r in big.nearest_k(p, k=3)] == [1, 2, 0]
+    with pytest.raises(ValueError, match="k must be"):
+        small.nearest_k(p, k=0)
+    with pytest.raises(ValueError, match="one entry per station"):
+        NearestForest.compute(eng, "car", stations).nearest_k(p, mask=np.ones(3, dtype=bool))

@@ -191,3 +191,32 @@ def test_route_matches_networkx(rows: int, cols: int, seed: int, mode: str, bent
             r = eng.route(mode, a, b)
             assert close(r.duration_s, expected), (i, j, r.duration_s, expected)
             check_route_shape(g, mode, r, a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(2, 5),
+    cols=st.integers(2, 5),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["car", "walk"]),
+)
+def test_route_between_nodes_matches_networkx(rows: int, cols: int, seed: int, mode: str) -> None:
+    """Points exactly on nodes: zero-cost start/end options (one search, virtual source)."""
+    g = random_grid(rows, cols, seed, spacing_m=700.0)
+    rng = np.random.default_rng(seed)
+    idx = SnapIndex(g)
+    eng = RoutingEngine(g, twins=idx.twins, geometry=idx.geometry)
+    nodes = rng.choice(g.n_nodes, min(4, g.n_nodes), replace=False)
+    snaps = idx.snap_many(g.node_lon[nodes], g.node_lat[nodes], max_snap_m=5000.0, mode=mode)
+    ref = reference_graph(g, mode, snaps)
+    for i, a in enumerate(snaps):
+        ref_t = times_from(ref, i)
+        for j, b in enumerate(snaps):
+            expected = ref_t.get(("p", j))
+            if expected is None:
+                with pytest.raises(NoRouteError):
+                    eng.route(mode, a, b)
+                continue
+            r = eng.route(mode, a, b)
+            assert close(r.duration_s, expected), (i, j, r.duration_s, expected)
+            check_route_shape(g, mode, r, a, b)
