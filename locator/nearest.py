@@ -238,6 +238,7 @@ class NearestForest:
         *,
         station_times: bool = True,
         max_station_times_bytes: int = STATION_TIMES_MAX_BYTES,
+        defer_station_times: bool = False,
     ) -> None:
         self.engine = engine
         self.mode = mode
@@ -245,7 +246,15 @@ class NearestForest:
         self.last_compute_s = 0.0
         self.station_times_enabled = station_times
         self.max_station_times_bytes = max_station_times_bytes
-        self._state = self._with_times(state, None, None)
+        self._state = state if defer_station_times else self._with_times(state, None, None)
+
+    def ensure_station_times(self) -> None:
+        """Compute deferred :class:`StationTimes` now (no-op when kept or disabled)."""
+        if self._state.times is not None or not self.station_times_enabled:
+            return
+        with self._edit_lock:
+            if self._state.times is None:
+                self._state = self._with_times(self._state, None, None)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -352,11 +361,13 @@ class NearestForest:
         *,
         station_times: bool = True,
         max_station_times_bytes: int = STATION_TIMES_MAX_BYTES,
+        defer_station_times: bool = False,
     ) -> NearestForest:
         """Rebuild a forest saved with :meth:`to_arrays` for the same graph.
 
         The :class:`StationTimes` are not stored; they are recomputed here (one scipy
-        call, when enabled and within ``max_station_times_bytes``).
+        call, when enabled and within ``max_station_times_bytes``), or on first use /
+        :meth:`ensure_station_times` with ``defer_station_times`` (keeps loading fast).
         """
         if int(arrays["format_version"]) != FOREST_FORMAT_VERSION:
             raise ValueError(f"forest format {int(arrays['format_version'])} is not supported")
@@ -387,6 +398,7 @@ class NearestForest:
             state,
             station_times=station_times,
             max_station_times_bytes=max_station_times_bytes,
+            defer_station_times=defer_station_times,
         )
 
     # ------------------------------------------------------------------ edits
@@ -436,6 +448,8 @@ class NearestForest:
         Uses the :class:`StationTimes` (no graph search) when they are kept, else one
         bounded search from the point.
         """
+        if self._state.times is None and self.station_times_enabled:
+            self.ensure_station_times()  # deferred at load: built on first use
         st = self._state  # one consistent version for the whole query
         if st.times is not None:
             return st.times.nearest_k(snap, k=k, mask=mask, max_time_s=max_time_s)

@@ -119,7 +119,7 @@ def load_forests(
     out: dict[tuple[str, str], tuple[NearestForest, list[str | None]]] = {}
     for key, group in groups.items():
         ids: list[str | None] = [str(i) or None for i in group.pop("ids").tolist()]
-        out[key] = (NearestForest.from_arrays(routing, group), ids)
+        out[key] = (NearestForest.from_arrays(routing, group, defer_station_times=True), ids)
     return fingerprint, out
 
 

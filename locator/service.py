@@ -182,6 +182,8 @@ class Locator:
         The API calls this in a background thread after startup."""
         started = time.perf_counter()
         _ = self.circles_engine.geometry.unnoded_roads
+        for forest, _ids in list(self.forests.values()):
+            forest.ensure_station_times()
         for mode in self.graph.modes:
             node = 0
             with contextlib.suppress(LocatorError):
