@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser build check lint typecheck bench clean
+.PHONY: run test install install-test install-browser build check lint typecheck bench bench-peers clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: install-test
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_engine.py --network helsinki --max-snap-m 1000
 	$(PY) benchmarks/bench_circles.py
+
+## bench-peers: side by side with OSRM, Valhalla, pgRouting, Pandana, OSMnx, spopt
+## (~4 min; NETWORKS=regional,helsinki,world ~15 min); installs the peers itself
+bench-peers: install-test
+	$(PY) benchmarks/run_all.py --networks $(or $(NETWORKS),regional,helsinki)
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
