@@ -135,7 +135,9 @@ class IsochroneEngine:
         places = _as_places(place)
         limit_s = float(minutes) * 60.0
         times, snaps = self.node_times(places, mode, direction, limit_s)
-        return self.geometry.reached_intervals(times, mode, direction, limit_s, snaps)
+        geo = self.geometry
+        roads = geo.candidate_roads(times)
+        return geo.reached_intervals(times, mode, direction, limit_s, snaps, roads=roads)
 
     def isochrones(
         self,
@@ -194,11 +196,14 @@ class IsochroneEngine:
         places = _as_places(place)
         times, snaps = self.node_times(places, mode, direction, budgets[-1] * 60.0)
         geo = self.geometry
+        # the only O(#nodes) step per request; everything after follows the reached area
+        reached_nodes = np.flatnonzero(np.isfinite(times))
+        roads = geo.roads_at(reached_nodes)
         contours: list[IsochroneContour] = []
         previous: BaseGeometry = shapely.Polygon()
         for budget in budgets:
             limit_s = budget * 60.0
-            intervals = geo.reached_intervals(times, mode, direction, limit_s, snaps)
+            intervals = geo.reached_intervals(times, mode, direction, limit_s, snaps, roads=roads)
             # summed over the reached intervals only; np.dot over all roads goes through
             # a multithreaded BLAS whose wake-ups cost milliseconds on a busy machine
             reached_length_m = float(
@@ -210,7 +215,7 @@ class IsochroneEngine:
                 piece = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
             elif shape == "concave":
                 lines = geo.cut(intervals)
-                piece = _concave(lines, times, geo, limit_s, concave_ratio)
+                piece = _concave(lines, times, reached_nodes, geo, limit_s, ratio=concave_ratio)
             else:
                 raise ValueError(f"unknown shape {shape!r}")
             polygon = shapely.union_all([previous, piece]) if not previous.is_empty else piece
@@ -349,13 +354,18 @@ def _union_of_buffers(
 def _concave(
     lines: npt.NDArray[np.object_],
     node_time_s: FloatArray,
+    finite_nodes: IntArray,
     geo: EdgeGeometry,
     limit_s: float,
+    *,
     ratio: float,
 ) -> BaseGeometry:
-    """Concave hull of the reached road points (cut ends, shape points and nodes)."""
+    """Concave hull of the reached road points (cut ends, shape points and nodes).
+
+    ``finite_nodes`` are the ascending ids of the nodes with a finite time.
+    """
     parts = [shapely.get_coordinates(lines)] if lines.size else []
-    reached = np.nonzero(node_time_s <= limit_s)[0]
+    reached = finite_nodes[node_time_s[finite_nodes] <= limit_s]
     parts.append(np.column_stack((geo.graph.node_x[reached], geo.graph.node_y[reached])))
     coords = np.concatenate(parts) if parts else np.zeros((0, 2))
     if coords.shape[0] == 0:

@@ -158,11 +158,54 @@ class EdgeGeometry:
         flag[right[~clean]] = True
         return np.asarray(flag, dtype=bool)
 
+    @functools.cached_property
+    def node_roads(self) -> tuple[IntArray, IntArray]:
+        """CSR ``(indptr, roads)`` of the roads meeting each node at either end.
+
+        Roads of node ``n`` are ``roads[indptr[n]:indptr[n + 1]]`` (ascending; a closed
+        loop is listed twice at its node). Built on first use.
+        """
+        n_nodes = self.graph.n_nodes
+        ids = np.arange(self.n_roads, dtype=np.int64)
+        ends = np.concatenate([self.road_u, self.road_v])
+        both = np.concatenate([ids, ids])
+        roads = both[np.lexsort((both, ends))]
+        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=n_nodes), out=indptr[1:])
+        return indptr, roads
+
+    def roads_at(self, nodes: IntArray) -> IntArray:
+        """Sorted unique roads with an end at any of ``nodes``."""
+        indptr, roads = self.node_roads
+        nodes = np.asarray(nodes, dtype=np.int64)
+        first = indptr[nodes]
+        counts = indptr[nodes + 1] - first
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        base = np.repeat(first - (np.cumsum(counts) - counts), counts)
+        return np.unique(roads[base + np.arange(total, dtype=np.int64)])
+
+    def candidate_roads(self, node_time_s: FloatArray) -> IntArray:
+        """Roads that may be reached: an end node has a finite time (sorted, unique).
+
+        Every road outside this set gets nothing from :meth:`node_reach` for any budget,
+        so passing it as ``roads`` to :meth:`reached_intervals` changes no result while
+        the work follows the reached area instead of the network size.
+        """
+        return self.roads_at(np.flatnonzero(np.isfinite(node_time_s)))
+
     # ------------------------------------------------------------------ reach
     def node_reach(
-        self, node_time_s: FloatArray, mode: str, direction: Direction, limit_s: float
+        self,
+        node_time_s: FloatArray,
+        mode: str,
+        direction: Direction,
+        limit_s: float,
+        *,
+        roads: IntArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Reached fraction of every road from its start node and from its end node.
+        """Reached fraction of every road (or of ``roads``) from its start and end node.
 
         Parameters
         ----------
@@ -175,30 +218,40 @@ class EdgeGeometry:
             ``"from"`` (travel away from the place) or ``"to"`` (travel to it).
         limit_s
             Time budget ``T``.
+        roads
+            Evaluate only these road indices (e.g. :meth:`candidate_roads`); ``None``
+            evaluates every road.
 
         Returns
         -------
         lo, hi
-            ``[0, lo]`` and ``[1 - hi, 1]`` of each canonical road are within ``T``.
+            ``[0, lo]`` and ``[1 - hi, 1]`` of each canonical road (of ``roads``, in
+            that order) are within ``T``.
         """
         graph = self.graph
         allowed = graph.edge_allowed[mode]
-        times = np.maximum(graph.edge_time_s[mode], _MIN_EDGE_TIME_S)
-        c = self.canon
-        p = self.partner
+        edge_time_s = graph.edge_time_s[mode]
+        if roads is None:
+            c, p = self.canon, self.partner
+            road_u, road_v = self.road_u, self.road_v
+        else:
+            c, p = self.canon[roads], self.partner[roads]
+            road_u, road_v = self.road_u[roads], self.road_v[roads]
         has_p = p >= 0
         p_safe = np.where(has_p, p, 0)
         c_ok = allowed[c]
         p_ok = has_p & allowed[p_safe]
+        c_t = np.maximum(edge_time_s[c], _MIN_EDGE_TIME_S)
+        p_t = np.maximum(edge_time_s[p_safe], _MIN_EDGE_TIME_S)
         # "from": leave u along c, leave v along the twin; "to": reach u along the
         # twin (positions near u drive back to u), reach v along c.
         if direction == "from":
-            lo_ok, lo_t, hi_ok, hi_t = c_ok, times[c], p_ok, times[p_safe]
+            lo_ok, lo_t, hi_ok, hi_t = c_ok, c_t, p_ok, p_t
         else:
-            lo_ok, lo_t, hi_ok, hi_t = p_ok, times[p_safe], c_ok, times[c]
+            lo_ok, lo_t, hi_ok, hi_t = p_ok, p_t, c_ok, c_t
         with np.errstate(invalid="ignore"):
-            lo = np.clip((limit_s - node_time_s[self.road_u]) / lo_t, 0.0, 1.0)
-            hi = np.clip((limit_s - node_time_s[self.road_v]) / hi_t, 0.0, 1.0)
+            lo = np.clip((limit_s - node_time_s[road_u]) / lo_t, 0.0, 1.0)
+            hi = np.clip((limit_s - node_time_s[road_v]) / hi_t, 0.0, 1.0)
         lo = np.where(lo_ok & np.isfinite(lo), lo, 0.0)
         hi = np.where(hi_ok & np.isfinite(hi), hi, 0.0)
         return lo, hi
@@ -212,7 +265,7 @@ class EdgeGeometry:
         """
         graph = self.graph
         allowed = graph.edge_allowed[mode]
-        times = np.maximum(graph.edge_time_s[mode], _MIN_EDGE_TIME_S)
+        edge_time_s = graph.edge_time_s[mode]
         roads: list[int] = []
         starts: list[float] = []
         ends: list[float] = []
@@ -220,13 +273,15 @@ class EdgeGeometry:
             e = int(snap.edge)
             f = float(snap.fraction)
             twin = int(self.twins[e])
+            # only the two edges' times: a copy over all edges costs O(network) per call
+            times = np.maximum(edge_time_s[[e, max(twin, 0)]], _MIN_EDGE_TIME_S)
             # along e (same direction as e): "from" reaches ahead, "to" collects behind
             pieces: list[tuple[float, float]] = []
             if allowed[e]:
-                d = limit_s / float(times[e])
+                d = limit_s / float(times[0])
                 pieces.append((f, f + d) if direction == "from" else (f - d, f))
             if twin >= 0 and allowed[twin]:
-                d = limit_s / float(times[twin])
+                d = limit_s / float(times[1])
                 pieces.append((f - d, f) if direction == "from" else (f, f + d))
             road = int(self.road_of_edge[e])
             for a, b in pieces:
@@ -252,11 +307,19 @@ class EdgeGeometry:
         direction: Direction,
         limit_s: float,
         snaps: list[Snap] | None = None,
+        *,
+        roads: IntArray | None = None,
     ) -> Intervals:
-        """All reached intervals (merged, disjoint) within ``limit_s``."""
-        lo, hi = self.node_reach(node_time_s, mode, direction, limit_s)
+        """All reached intervals (merged, disjoint) within ``limit_s``.
+
+        ``roads`` limits the node-driven part to these sorted road indices; with
+        :meth:`candidate_roads` of the same ``node_time_s`` the result is identical to
+        the full pass (``None``, every road: what coverage of a whole region needs)
+        at a cost that follows the reached area. Roads of ``snaps`` are always handled.
+        """
+        lo, hi = self.node_reach(node_time_s, mode, direction, limit_s, roads=roads)
         full = lo + hi >= 1.0
-        idx = np.arange(self.n_roads, dtype=np.int64)
+        idx = np.arange(self.n_roads, dtype=np.int64) if roads is None else roads
         lo_part = ~full & (lo > 0)
         hi_part = ~full & (hi > 0)
         road = [idx[full], idx[lo_part], idx[hi_part]]

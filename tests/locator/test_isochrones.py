@@ -406,3 +406,72 @@ def test_circles_over_an_overpass_equal_the_plain_band(minutes) -> None:
     lines = engine.geometry.cut(engine.reached(snap, mode="truck", minutes=minutes))
     ref = _plain_band(lines, 150.0, 4)
     _assert_same_band(_projected(engine, got.polygon), ref, 150.0, 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    case=grid_cases(),
+    direction=st.sampled_from(["to", "from"]),
+    with_node=st.booleans(),
+    shrink=st.sampled_from([0.0, 0.37, 1.0]),
+)
+def test_reached_intervals_on_candidate_roads_equal_the_full_pass(
+    case, direction, with_node, shrink
+) -> None:
+    graph, edge, fraction, mode, minutes = case
+    engine = IsochroneEngine(graph)
+    geo = engine.geometry
+    places: list = [snap_on(graph, edge, fraction)]
+    if with_node:
+        places.append(int(graph.edge_v[(edge * 7 + 3) % graph.n_edges]))
+    times, snaps = engine.node_times(places, mode, direction, minutes[-1] * 60.0)
+    roads = geo.candidate_roads(times)
+    # reference: every road with a finite-time end node, by a plain loop
+    finite = np.isfinite(times)
+    expected = [r for r in range(geo.n_roads) if finite[geo.road_u[r]] or finite[geo.road_v[r]]]
+    assert roads.tolist() == expected
+    # the smaller budgets reuse the candidate set of the largest (as isochrones() does)
+    for limit_s in [m * 60.0 * (1.0 - 0.5 * shrink) for m in minutes]:
+        full = geo.reached_intervals(times, mode, direction, limit_s, snaps)
+        sub = geo.reached_intervals(times, mode, direction, limit_s, snaps, roads=roads)
+        np.testing.assert_array_equal(sub.road, full.road)
+        np.testing.assert_array_equal(sub.start, full.start)
+        np.testing.assert_array_equal(sub.end, full.end)
+        lo, hi = geo.node_reach(times, mode, direction, limit_s)
+        lo_sub, hi_sub = geo.node_reach(times, mode, direction, limit_s, roads=roads)
+        np.testing.assert_array_equal(lo_sub, lo[roads])
+        np.testing.assert_array_equal(hi_sub, hi[roads])
+        outside = np.ones(geo.n_roads, dtype=bool)
+        outside[roads] = False
+        assert not lo[outside].any() and not hi[outside].any()
+
+
+def test_node_roads_lists_each_road_at_both_ends() -> None:
+    graph = make_grid(3, 4, oneway=[((0, 0), (0, 1))], missing=[((1, 1), (1, 2))])
+    geo = IsochroneEngine(graph).geometry
+    indptr, roads = geo.node_roads
+    for node in range(graph.n_nodes):
+        expected = sorted(r for r in range(geo.n_roads) if node in (geo.road_u[r], geo.road_v[r]))
+        assert roads[indptr[node] : indptr[node + 1]].tolist() == expected
+    assert geo.roads_at(np.zeros(0, dtype=np.int64)).size == 0
+    assert geo.roads_at(np.array([0, 1, 0])).tolist() == sorted(
+        set(roads[indptr[0] : indptr[2]].tolist())
+    )
+
+
+def test_circles_on_a_large_grid_equal_the_full_pass_with_few_candidate_roads() -> None:
+    graph = make_grid(30, 30, spacing_m=300.0)
+    engine = IsochroneEngine(graph)
+    geo = engine.geometry
+    snap = snap_on(graph, int(np.nonzero(graph.edge_u == 15 * 30 + 15)[0][0]), 0.4)
+    times, snaps = engine.node_times([snap], "walk", "to", 5 * 60.0)
+    roads = geo.candidate_roads(times)
+    assert 0 < roads.size < geo.n_roads // 10  # the pass no longer touches most roads
+    contours = engine.isochrones(snap, mode="walk", minutes=(2, 5), buffer_m=50.0)
+    for contour in contours:
+        full = geo.reached_intervals(times, "walk", "to", contour.minutes * 60.0, snaps)
+        assert contour.reached_length_m == pytest.approx(
+            float(np.sum((full.end - full.start) * geo.road_length_m[full.road])), rel=1e-12
+        )
+        ref = road_band(geo.cut(full), 50.0, unnoded=geo.unnoded_roads[full.road])
+        assert _projected(engine, contour.polygon).symmetric_difference(ref).area <= 1.0
