@@ -29,7 +29,7 @@ from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
 from locator.graph import RoadGraph
-from locator.search import Direction, ModeGraph, Snap, multi_source_dijkstra, seeds_for
+from locator.search import Direction, ModeGraph, Snap, multi_source_times, seeds_for
 from locator.segments import EdgeGeometry, Intervals
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,8 @@ class IsochroneEngine:
     ) -> tuple[FloatArray, list[Snap]]:
         """Bounded search: time between the places and every node (``inf`` beyond)."""
         nodes, costs, snaps = self.seeds(places, mode, direction)
-        result = multi_source_dijkstra(
-            self.mode_graph(mode, direction), nodes, costs, limit_s=limit_s
-        )
-        return result.time_s, snaps
+        times = multi_source_times(self.mode_graph(mode, direction), nodes, costs, limit_s=limit_s)
+        return times, snaps
 
     def reached(
         self,

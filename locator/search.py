@@ -263,6 +263,44 @@ def multi_source_dijkstra(
     return SearchResult(time_s, pred, seed)
 
 
+def multi_source_times(
+    mode_graph: ModeGraph,
+    seed_nodes: IntArray,
+    seed_costs: FloatArray,
+    *,
+    limit_s: float = np.inf,
+) -> FloatArray:
+    """The times of :func:`multi_source_dijkstra` without its trees (faster on big graphs).
+
+    For callers that need only how soon each node is reached (service circles): no
+    predecessors, no seed labels, so nothing per node beyond one minimum.
+    """
+    n = mode_graph.n_nodes
+    seed_nodes = np.asarray(seed_nodes, dtype=np.int64)
+    seed_costs = np.asarray(seed_costs, dtype=float)
+    if seed_nodes.size == 0:
+        return np.full(n, np.inf)
+    if seed_nodes.size > _PER_SEED_LIMIT:
+        return multi_source_dijkstra(mode_graph, seed_nodes, seed_costs, limit_s=limit_s).time_s
+    best: FloatArray | None = None
+    for node, cost in zip(seed_nodes, seed_costs, strict=True):
+        if cost > limit_s:
+            continue
+        d = dijkstra(
+            mode_graph.matrix,
+            directed=True,
+            indices=int(node),
+            return_predecessors=False,
+            limit=float(limit_s - cost) if np.isfinite(limit_s) else np.inf,
+        )
+        d = np.asarray(d, dtype=float) + cost
+        best = d if best is None else np.minimum(best, d)
+    if best is None:
+        return np.full(n, np.inf)
+    best[best > limit_s] = np.inf
+    return best
+
+
 def _roots(pred: IntArray) -> IntArray:
     """The root of every node's predecessor chain (pointer jumping; -1 marks a root)."""
     parent = np.where(pred >= 0, pred, np.arange(pred.shape[0]))

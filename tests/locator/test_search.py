@@ -9,7 +9,7 @@ from gridfactory import make_grid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from locator.search import ModeGraph, edge_twins, multi_source_dijkstra
+from locator.search import ModeGraph, edge_twins, multi_source_dijkstra, multi_source_times
 
 
 def _nx(graph, mode):
@@ -60,6 +60,12 @@ def test_multi_source_matches_networkx_and_trees_are_consistent(
     expected[expected > limit] = np.inf
     np.testing.assert_allclose(
         res.time_s[np.isfinite(expected)], expected[np.isfinite(expected)], rtol=1e-9
+    )
+    # the times-only variant (service circles) gives the very same times
+    times_only = multi_source_times(mg, nodes, costs, limit_s=limit)
+    np.testing.assert_array_equal(np.isinf(times_only), np.isinf(res.time_s))
+    np.testing.assert_allclose(
+        times_only[np.isfinite(times_only)], res.time_s[np.isfinite(res.time_s)], rtol=1e-12
     )
     assert np.array_equal(np.isinf(res.time_s), np.isinf(expected))
 
