@@ -27,8 +27,14 @@ from locator.service import Locator
 
 #: Response headers a browser page may read across origins.
 EXPOSED_HEADERS = [
-    "ETag", "Content-Language", "Location", "Retry-After",
-    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy",
+    "ETag",
+    "Content-Language",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
 ]
 
 
@@ -58,10 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Border-port station locator",
         version=__version__,
         summary="Nearest stations, 15-minute service circles and coverage for the border ports "
-                "of Inner Mongolia.",
+        "of Inner Mongolia.",
         description="Errors are `application/problem+json` with a stable `code`; see "
-                    "docs/api.md. Write routes need an API key in the "
-                    f"`{API_KEY_HEADER}` header.",
+        "docs/api.md. Write routes need an API key in the "
+        f"`{API_KEY_HEADER}` header.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -69,8 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.isochrone_bodies = isochrones.BodyCache()
     install_problem_handlers(app)
 
-    @app.get("/health", response_model=Health, summary="Service health and artifact summary",
-             tags=["meta"])
+    @app.get(
+        "/health",
+        response_model=Health,
+        summary="Service health and artifact summary",
+        tags=["meta"],
+    )
     def health(request: Request) -> Health:
         """Liveness plus the manifest summary of the loaded artifact."""
         loc: Locator = request.app.state.locator
@@ -85,8 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _document_problem_schema(app)
 
-    bucket = (TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
-              if settings.rate_limit_enabled else None)
+    bucket = (
+        TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_enabled
+        else None
+    )
     app.add_middleware(ApiHeadersMiddleware, bucket=bucket)
     app.add_middleware(  # outermost: CORS headers on every answer, 429s included
         CORSMiddleware,
@@ -115,8 +128,9 @@ def _document_problem_schema(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = original()
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas.setdefault("Problem", Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"))
+            schemas.setdefault(
+                "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
             for path, item in schema.get("paths", {}).items():
                 for op in item.values():
                     responses = op.setdefault("responses", {})

@@ -39,8 +39,9 @@ _KEY_RE = re.compile(r"^lk_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
 
 #: OpenAPI security scheme (documentation only: :func:`require_api_key` does the check).
-api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
-                              description="API key created with `locator keys create`")
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="API key created with `locator keys create`"
+)
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,11 @@ class KeyStore:
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         records[key_id] = KeyRecord(
-            key_id=key_id, name=name,
+            key_id=key_id,
+            name=name,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            salt_hex=salt.hex(), sha256_hex=_digest(salt, secret).hex(),
+            salt_hex=salt.hex(),
+            sha256_hex=_digest(salt, secret).hex(),
         )
         self._write(records)
         log.info("created API key %s (%s)", key_id, name)
@@ -163,9 +166,12 @@ def require_api_key(
 ) -> KeyRecord:
     """FastAPI dependency: the caller's key record, or 401 (missing) / 403 (wrong)."""
     if not key:
-        raise ApiError(401, "api_key_missing",
-                       f"this route needs an API key in the {API_KEY_HEADER} header",
-                       headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
+        raise ApiError(
+            401,
+            "api_key_missing",
+            f"this route needs an API key in the {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+        )
     store: KeyStore = request.app.state.keys
     record = store.verify(key.strip())
     if record is None:

@@ -158,14 +158,21 @@ class RoadLayer:
             {
                 "type": "Feature",
                 "geometry": _round_geometry(geom),
-                "properties": {"cell": [float(cx * cell_deg), float(cy * cell_deg)],
-                               "lines": int(np.count_nonzero(inverse == i))},
+                "properties": {
+                    "cell": [float(cx * cell_deg), float(cy * cell_deg)],
+                    "lines": int(np.count_nonzero(inverse == i)),
+                },
             }
             for i, (geom, (cx, cy)) in enumerate(zip(geoms, cells, strict=True))
         ]
         self.full = GeoJSONBody.from_collection(self._collection(self._features))
-        log.info("basemap roads: %d lines in %d cells, %d bytes (%d gzipped)", self.n_lines,
-                 len(geoms), len(self.full.raw), len(self.full.gz))
+        log.info(
+            "basemap roads: %d lines in %d cells, %d bytes (%d gzipped)",
+            self.n_lines,
+            len(geoms),
+            len(self.full.raw),
+            len(self.full.gz),
+        )
 
     @staticmethod
     def _collection(features: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -197,8 +204,12 @@ def region_collection(
         if geom.is_empty:
             continue
         features.append(
-            {"type": "Feature", "id": unit.code, "geometry": _round_geometry(geom),
-             "properties": unit.properties()}
+            {
+                "type": "Feature",
+                "id": unit.code,
+                "geometry": _round_geometry(geom),
+                "properties": unit.properties(),
+            }
         )
     return {"type": "FeatureCollection", "features": features}
 
@@ -218,11 +229,13 @@ def check_minutes(loc: Locator, minutes: Sequence[float]) -> list[float]:
         raise InvalidParameterError("give at least one interval in minutes", parameter="minutes")
     limits = loc.settings
     if len(mins) > limits.max_contours:
-        raise RequestTooLargeError(f"at most {limits.max_contours} intervals per request",
-                                   max_contours=limits.max_contours)
+        raise RequestTooLargeError(
+            f"at most {limits.max_contours} intervals per request", max_contours=limits.max_contours
+        )
     if not all(math.isfinite(m) and 0 < m <= limits.max_minutes for m in mins):
-        raise RequestTooLargeError(f"minutes must be in (0, {limits.max_minutes:g}]",
-                                   max_minutes=limits.max_minutes)
+        raise RequestTooLargeError(
+            f"minutes must be in (0, {limits.max_minutes:g}]", max_minutes=limits.max_minutes
+        )
     return mins
 
 
@@ -257,13 +270,19 @@ def circle_collection(
         for c in sorted(contours, key=lambda c: -c.minutes):
             if c.minutes not in wanted or c.polygon.is_empty:
                 continue
-            features.append({
-                "type": "Feature",
-                "geometry": _round_geometry(c.polygon, CIRCLE_DECIMALS),
-                "properties": {"station_id": st.id, "kind": st.kind.value,
-                               "minutes": c.minutes, "mode": mode,
-                               "area_km2": round(c.area_km2, 3)},
-            })
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": _round_geometry(c.polygon, CIRCLE_DECIMALS),
+                    "properties": {
+                        "station_id": st.id,
+                        "kind": st.kind.value,
+                        "minutes": c.minutes,
+                        "mode": mode,
+                        "area_km2": round(c.area_km2, 3),
+                    },
+                }
+            )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -299,8 +318,12 @@ class Basemap:
         """Circles of all stations; bodies are cached until a station is added or moved."""
         used_mode = self._loc.check_mode(mode)
         fingerprint = stations_fingerprint(self._loc.stations())
-        key = (fingerprint, used_mode, tuple(check_minutes(self._loc, minutes)),
-               kind.value if kind else None)
+        key = (
+            fingerprint,
+            used_mode,
+            tuple(check_minutes(self._loc, minutes)),
+            kind.value if kind else None,
+        )
         with self._lock:
             body = self._circle_bodies.get(key)
             if body is not None:

@@ -29,8 +29,9 @@ COORD_DECIMALS = 6
 
 def dumps(payload: Any) -> bytes:
     """Compact UTF-8 JSON; NaN and infinities are a bug, not output."""
-    return json.dumps(payload, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
 
 
 class GeoJSONResponse(JSONResponse):
@@ -58,8 +59,13 @@ def if_none_match(request: Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def cached_response(request: Request, body: bytes, *, media_type: str = GEOJSON,
-                    headers: Mapping[str, str] | None = None) -> Response:
+def cached_response(
+    request: Request,
+    body: bytes,
+    *,
+    media_type: str = GEOJSON,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """A 200 with an ETag, or a 304 when the client already holds this body."""
     etag = etag_of(body)
     out = {"ETag": etag, "Cache-Control": "no-cache", **(headers or {})}
@@ -79,22 +85,33 @@ def geometry(geom: BaseGeometry | None) -> dict[str, Any] | None:
 
 def point(lon: float, lat: float) -> dict[str, Any]:
     """A GeoJSON Point."""
-    return {"type": "Point",
-            "coordinates": [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]}
+    return {
+        "type": "Point",
+        "coordinates": [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)],
+    }
 
 
 def station_properties(st: Station, lang: Lang) -> dict[str, Any]:
     """Station fields with ``name`` in ``lang`` and every name under ``names``."""
     props = st.properties()
     names = props.pop("name")
-    return {"id": st.id, "kind": st.kind.value, "name": pick(names, lang), "names": names,
-            **{k: v for k, v in props.items() if k not in ("id", "kind")}}
+    return {
+        "id": st.id,
+        "kind": st.kind.value,
+        "name": pick(names, lang),
+        "names": names,
+        **{k: v for k, v in props.items() if k not in ("id", "kind")},
+    }
 
 
 def station_feature(st: Station, lang: Lang) -> dict[str, Any]:
     """A station as a Point feature."""
-    return {"type": "Feature", "id": st.id, "geometry": point(st.lon, st.lat),
-            "properties": station_properties(st, lang)}
+    return {
+        "type": "Feature",
+        "id": st.id,
+        "geometry": point(st.lon, st.lat),
+        "properties": station_properties(st, lang),
+    }
 
 
 def port_feature(p: Port, lang: Lang) -> dict[str, Any]:
@@ -103,12 +120,20 @@ def port_feature(p: Port, lang: Lang) -> dict[str, Any]:
     league = p.league.model_dump(exclude_none=True)
     across = p.town_across.model_dump(exclude_none=True)
     return {
-        "type": "Feature", "id": p.id, "geometry": point(p.lon, p.lat),
+        "type": "Feature",
+        "id": p.id,
+        "geometry": point(p.lon, p.lat),
         "properties": {
-            "id": p.id, "name": pick(names, lang), "names": names,
-            "league": pick(league, lang), "country_across": p.country_across,
-            "town_across": pick(across, lang), "transport": list(p.transport),
-            "location_accuracy_m": p.location_accuracy_m, "source": p.source, "notes": p.notes,
+            "id": p.id,
+            "name": pick(names, lang),
+            "names": names,
+            "league": pick(league, lang),
+            "country_across": p.country_across,
+            "town_across": pick(across, lang),
+            "transport": list(p.transport),
+            "location_accuracy_m": p.location_accuracy_m,
+            "source": p.source,
+            "notes": p.notes,
         },
     }
 
@@ -117,10 +142,17 @@ def region_feature(u: AdminUnit, lang: Lang, geom: BaseGeometry | None) -> dict[
     """An admin unit (league or banner); ``geom`` is ``None`` unless asked for."""
     names = {"zh": u.name_zh, "en": u.name_en, "mn": u.name_mn}
     return {
-        "type": "Feature", "id": u.code, "geometry": geometry(geom),
-        "properties": {"code": u.code, "level": u.level, "name": pick(names, lang),
-                       "names": {k: v for k, v in names.items() if v},
-                       "name_pinyin": u.name_pinyin, "parent_code": u.parent_code},
+        "type": "Feature",
+        "id": u.code,
+        "geometry": geometry(geom),
+        "properties": {
+            "code": u.code,
+            "level": u.level,
+            "name": pick(names, lang),
+            "names": {k: v for k, v in names.items() if v},
+            "name_pinyin": u.name_pinyin,
+            "parent_code": u.parent_code,
+        },
     }
 
 
@@ -130,8 +162,14 @@ def route_properties(r: Route) -> dict[str, Any]:
         "mode": r.mode,
         "duration_s": round(r.duration_s, 1),
         "distance_m": round(r.distance_m, 1),
-        "steps": [{"name": s["name"], "distance_m": round(s["distance_m"], 1),
-                   "duration_s": round(s["duration_s"], 1)} for s in r.steps],
+        "steps": [
+            {
+                "name": s["name"],
+                "distance_m": round(s["distance_m"], 1),
+                "duration_s": round(s["duration_s"], 1),
+            }
+            for s in r.steps
+        ],
         "crosses_border": r.crosses_border,
     }
 
@@ -148,17 +186,27 @@ def route_geometry(r: Route) -> dict[str, Any] | None:
 
 def route_feature(r: Route, **extra: Any) -> dict[str, Any]:
     """A route as a LineString feature."""
-    return {"type": "Feature", "geometry": route_geometry(r),
-            "properties": {**route_properties(r), **extra}}
+    return {
+        "type": "Feature",
+        "geometry": route_geometry(r),
+        "properties": {**route_properties(r), **extra},
+    }
 
 
 def contour_features(contours: Iterable[IsochroneContour], **extra: Any) -> list[dict[str, Any]]:
     """Nested service circles, largest first (so smaller ones draw on top)."""
     out = []
     for c in sorted(contours, key=lambda c: -c.minutes):
-        out.append({
-            "type": "Feature", "geometry": geometry(c.polygon),
-            "properties": {"minutes": c.minutes, "area_km2": round(c.area_km2, 4),
-                           "reached_length_m": round(c.reached_length_m, 1), **extra},
-        })
+        out.append(
+            {
+                "type": "Feature",
+                "geometry": geometry(c.polygon),
+                "properties": {
+                    "minutes": c.minutes,
+                    "area_km2": round(c.area_km2, 4),
+                    "reached_length_m": round(c.reached_length_m, 1),
+                    **extra,
+                },
+            }
+        )
     return out

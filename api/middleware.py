@@ -26,8 +26,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_NO_FRAMING = [(b"x-frame-options", b"DENY"),
-               (b"content-security-policy", b"frame-ancestors 'none'")]
+_NO_FRAMING = [
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
 _MAX_CLIENTS = 10_000
 
 
@@ -44,8 +46,9 @@ class TokenBucket:
         Monotonic clock in seconds (injectable for tests).
     """
 
-    def __init__(self, rate_per_s: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate_per_s = rate_per_s
         self.burst = burst
         self.clock = clock
@@ -75,12 +78,15 @@ class TokenBucket:
 
     def _prune(self, now: float) -> None:
         """Forget clients whose bucket has refilled (they are indistinguishable from new)."""
-        full = [c for c, (t, last) in self._buckets.items()
-                if t + (now - last) * self.rate_per_s >= self.burst]
+        full = [
+            c
+            for c, (t, last) in self._buckets.items()
+            if t + (now - last) * self.rate_per_s >= self.burst
+        ]
         for c in full:
             del self._buckets[c]
         if len(self._buckets) >= _MAX_CLIENTS:  # all active: drop the oldest half
-            for c in sorted(self._buckets, key=lambda c: self._buckets[c][1])[:_MAX_CLIENTS // 2]:
+            for c in sorted(self._buckets, key=lambda c: self._buckets[c][1])[: _MAX_CLIENTS // 2]:
                 del self._buckets[c]
 
 
@@ -104,13 +110,12 @@ class ApiHeadersMiddleware:
             client = scope.get("client")
             key = client[0] if client else "unknown"
             allowed, remaining, seconds = self.bucket.take(key)
+            window_s = math.ceil(self.bucket.burst / self.bucket.rate_per_s)
             extra += [
                 (b"ratelimit-limit", str(self.bucket.burst).encode()),
                 (b"ratelimit-remaining", str(remaining).encode()),
                 (b"ratelimit-reset", str(seconds).encode()),
-                (b"ratelimit-policy",
-                 f"{self.bucket.burst};w={math.ceil(self.bucket.burst / self.bucket.rate_per_s)}"
-                 .encode()),
+                (b"ratelimit-policy", f"{self.bucket.burst};w={window_s}".encode()),
             ]
             if not allowed:
                 await _too_many(send, extra, seconds)
@@ -129,15 +134,26 @@ class ApiHeadersMiddleware:
 
 
 async def _too_many(send: Send, headers: list[tuple[bytes, bytes]], retry_after: int) -> None:
-    body = json.dumps({
-        "type": "about:blank#rate_limited", "title": "Too many requests", "status": 429,
-        "code": "rate_limited",
-        "detail": f"rate limit exceeded; retry in {retry_after} s", "retry_after_s": retry_after,
-    }).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(retry_after).encode()),
-        *headers,
-    ]})
+    body = json.dumps(
+        {
+            "type": "about:blank#rate_limited",
+            "title": "Too many requests",
+            "status": 429,
+            "code": "rate_limited",
+            "detail": f"rate limit exceeded; retry in {retry_after} s",
+            "retry_after_s": retry_after,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

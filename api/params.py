@@ -36,25 +36,59 @@ class Crs(StrEnum):
     bd09 = "bd09"
 
 
-LonQ = Annotated[float, Query(ge=-180.0, le=180.0, allow_inf_nan=False,
-                              description="Longitude, degrees (datum per `crs`)",
-                              examples=[117.39])]
-LatQ = Annotated[float, Query(ge=-90.0, le=90.0, allow_inf_nan=False,
-                              description="Latitude, degrees (datum per `crs`)",
-                              examples=[49.59])]
-OptLonQ = Annotated[float | None, Query(ge=-180.0, le=180.0, allow_inf_nan=False,
-                                        description="Longitude, degrees (datum per `crs`)")]
-OptLatQ = Annotated[float | None, Query(ge=-90.0, le=90.0, allow_inf_nan=False,
-                                        description="Latitude, degrees (datum per `crs`)")]
-CrsQ = Annotated[Crs, Query(description="Datum of input coordinates: wgs84 (GPS, OSM), "
-                                        "gcj02 (Amap, Tencent) or bd09 (Baidu). Output is "
-                                        "always WGS 84.")]
-LangQ = Annotated[Lang | None, Query(description="Language of names (zh, en, mn, ru); "
-                                                 "default from Accept-Language, then en")]
-ModeQ = Annotated[str | None, Query(max_length=32,
-                                    description="Travel mode available on the network "
-                                                "(truck, car; walk on street networks); "
-                                                "default truck")]
+LonQ = Annotated[
+    float,
+    Query(
+        ge=-180.0,
+        le=180.0,
+        allow_inf_nan=False,
+        description="Longitude, degrees (datum per `crs`)",
+        examples=[117.39],
+    ),
+]
+LatQ = Annotated[
+    float,
+    Query(
+        ge=-90.0,
+        le=90.0,
+        allow_inf_nan=False,
+        description="Latitude, degrees (datum per `crs`)",
+        examples=[49.59],
+    ),
+]
+OptLonQ = Annotated[
+    float | None,
+    Query(
+        ge=-180.0, le=180.0, allow_inf_nan=False, description="Longitude, degrees (datum per `crs`)"
+    ),
+]
+OptLatQ = Annotated[
+    float | None,
+    Query(
+        ge=-90.0, le=90.0, allow_inf_nan=False, description="Latitude, degrees (datum per `crs`)"
+    ),
+]
+CrsQ = Annotated[
+    Crs,
+    Query(
+        description="Datum of input coordinates: wgs84 (GPS, OSM), "
+        "gcj02 (Amap, Tencent) or bd09 (Baidu). Output is "
+        "always WGS 84."
+    ),
+]
+LangQ = Annotated[
+    Lang | None,
+    Query(description="Language of names (zh, en, mn, ru); default from Accept-Language, then en"),
+]
+ModeQ = Annotated[
+    str | None,
+    Query(
+        max_length=32,
+        description="Travel mode available on the network "
+        "(truck, car; walk on street networks); "
+        "default truck",
+    ),
+]
 
 _NUMBER = r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*"
 LONLAT_RE = re.compile(rf"^{_NUMBER},{_NUMBER}$")
@@ -200,12 +234,14 @@ def china_time(at: datetime | None, name: str) -> datetime | None:
             return at.replace(tzinfo=CHINA_TZ)
         return at.astimezone(CHINA_TZ).astimezone(UTC).astimezone(CHINA_TZ)
     except (OverflowError, ValueError):
-        raise InvalidParameterError(f"{name} is out of the supported range",
-                                    parameter=name) from None
+        raise InvalidParameterError(
+            f"{name} is out of the supported range", parameter=name
+        ) from None
 
 
-def region_arg(loc: Locator, region: str | None,
-               crs: Crs) -> str | tuple[float, float, float, float] | None:
+def region_arg(
+    loc: Locator, region: str | None, crs: Crs
+) -> str | tuple[float, float, float, float] | None:
     """A region parameter: admin code, port id, or a bbox (``,`` separated)."""
     if region is None or not region.strip():
         return None

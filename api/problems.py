@@ -69,8 +69,15 @@ class ApiError(Exception):
         Extra response headers (e.g. ``WWW-Authenticate``, ``Retry-After``).
     """
 
-    def __init__(self, status: int, code: str, detail: str, *,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -92,11 +99,24 @@ _TITLES = {
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, *,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """A problem+json response."""
-    body = {"type": f"about:blank#{code}", "title": title, "status": status, "code": code,
-            "detail": detail, **extra}
+    body = {
+        "type": f"about:blank#{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -121,33 +141,53 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.code, _TITLES.get(exc.status, "Error"), exc.detail,
-                       headers=exc.headers, **_jsonable(exc.extra))
+        return problem(
+            exc.status,
+            exc.code,
+            _TITLES.get(exc.status, "Error"),
+            exc.detail,
+            headers=exc.headers,
+            **_jsonable(exc.extra),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))}
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
             for e in exc.errors()
         ]
         on_coords = bool(errors) and all(
-            len(e["loc"]) >= 2 and e["loc"][0] == "query" and e["loc"][1] in COORDINATE_PARAMS
+            len(e["loc"]) >= 2
+            and e["loc"][0] == "query"
+            and e["loc"][1] in COORDINATE_PARAMS
             and e["type"] != "missing"
             for e in errors
         )
         code = "invalid_coordinate" if on_coords else "invalid_request"
         title = "Invalid coordinate" if on_coords else "Invalid request"
-        return problem(422, code, title,
-                       "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors),
-                       errors=errors)
+        return problem(
+            422,
+            code,
+            title,
+            "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors),
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
-                403: "forbidden"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail),
-                       headers=dict(exc.headers or {}))
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code, "http_error")
+        return problem(
+            exc.status_code, code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        )
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

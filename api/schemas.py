@@ -15,15 +15,26 @@ from locator.stations import Latitude, LocalizedName, Longitude, Service, Statio
 
 _POINT = {"type": "Point", "coordinates": [117.3812, 49.5842]}
 _STATION_PROPS = {
-    "id": "mzl-driver-home-01", "kind": "driver_station", "name": "Manzhouli Driver Home 1",
+    "id": "mzl-driver-home-01",
+    "kind": "driver_station",
+    "name": "Manzhouli Driver Home 1",
     "names": {"zh": "满洲里司机之家1", "en": "Manzhouli Driver Home 1"},
-    "port_id": "manzhouli", "services": ["drinking_water", "rest", "toilet"],
-    "capacity_people": None, "area_m2": None, "opening_hours": "24/7",
-    "source": "sample placement", "location_accuracy_m": 2000.0,
-    "location_approximate": True, "notes": None,
+    "port_id": "manzhouli",
+    "services": ["drinking_water", "rest", "toilet"],
+    "capacity_people": None,
+    "area_m2": None,
+    "opening_hours": "24/7",
+    "source": "sample placement",
+    "location_accuracy_m": 2000.0,
+    "location_approximate": True,
+    "notes": None,
 }
-_STATION_FEATURE = {"type": "Feature", "id": "mzl-driver-home-01", "geometry": _POINT,
-                    "properties": _STATION_PROPS}
+_STATION_FEATURE = {
+    "type": "Feature",
+    "id": "mzl-driver-home-01",
+    "geometry": _POINT,
+    "properties": _STATION_PROPS,
+}
 
 
 def _examples(*examples: Any) -> ConfigDict:
@@ -35,8 +46,15 @@ class Geometry(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: Literal["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                  "MultiPolygon", "GeometryCollection"]
+    type: Literal[
+        "Point",
+        "LineString",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
     coordinates: Any = None
 
 
@@ -83,14 +101,28 @@ class StationCollection(BaseModel):
 
     model_config = ConfigDict(
         populate_by_name=True,
-        json_schema_extra={"examples": [{
-            "type": "FeatureCollection", "features": [_STATION_FEATURE],
-            "numberMatched": 41, "numberReturned": 1,
-            "links": [{"href": "http://127.0.0.1:8000/v1/stations?limit=1", "rel": "self",
-                       "type": "application/geo+json"},
-                      {"href": "http://127.0.0.1:8000/v1/stations?limit=1&offset=1",
-                       "rel": "next", "type": "application/geo+json"}],
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "FeatureCollection",
+                    "features": [_STATION_FEATURE],
+                    "numberMatched": 41,
+                    "numberReturned": 1,
+                    "links": [
+                        {
+                            "href": "http://127.0.0.1:8000/v1/stations?limit=1",
+                            "rel": "self",
+                            "type": "application/geo+json",
+                        },
+                        {
+                            "href": "http://127.0.0.1:8000/v1/stations?limit=1&offset=1",
+                            "rel": "next",
+                            "type": "application/geo+json",
+                        },
+                    ],
+                }
+            ]
+        },
     )
 
     type: Literal["FeatureCollection"]
@@ -103,13 +135,26 @@ class StationCollection(BaseModel):
 class StationIn(BaseModel):
     """A new station: the import record of ``docs/stations.md`` (``lon``/``lat`` in ``crs``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "id": "erenhot-driver-home-new", "kind": "driver_station",
-        "name": {"zh": "二连浩特新司机之家", "en": "Erenhot New Driver Home"},
-        "port_id": "erenhot", "lon": 111.9772, "lat": 43.6532,
-        "services": ["drinking_water", "rest", "truck_parking"], "opening_hours": "24/7",
-        "source": "survey 2026-05", "location_accuracy_m": 10, "location_approximate": False,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "erenhot-driver-home-new",
+                    "kind": "driver_station",
+                    "name": {"zh": "二连浩特新司机之家", "en": "Erenhot New Driver Home"},
+                    "port_id": "erenhot",
+                    "lon": 111.9772,
+                    "lat": 43.6532,
+                    "services": ["drinking_water", "rest", "truck_parking"],
+                    "opening_hours": "24/7",
+                    "source": "survey 2026-05",
+                    "location_accuracy_m": 10,
+                    "location_approximate": False,
+                }
+            ]
+        },
+    )
 
     id: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
     kind: StationKind
@@ -134,11 +179,23 @@ class StationPatch(BaseModel):
     The id cannot change.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"services": ["drinking_water", "rest", "toilet", "wifi"],
-         "opening_hours": "Mo-Su 07:00-23:00"},
-        {"lon": 111.978, "lat": 43.654, "location_accuracy_m": 5, "location_approximate": False},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "services": ["drinking_water", "rest", "toilet", "wifi"],
+                    "opening_hours": "Mo-Su 07:00-23:00",
+                },
+                {
+                    "lon": 111.978,
+                    "lat": 43.654,
+                    "location_accuracy_m": 5,
+                    "location_approximate": False,
+                },
+            ]
+        },
+    )
 
     kind: StationKind | None = None
     name: dict[str, str | None] | None = None
@@ -176,9 +233,13 @@ class RouteProperties(BaseModel):
 _ROUTE_FEATURE = {
     "type": "Feature",
     "geometry": {"type": "LineString", "coordinates": [[117.39, 49.59], [117.3812, 49.5842]]},
-    "properties": {"mode": "truck", "duration_s": 61.2, "distance_m": 1020.0,
-                   "steps": [{"name": "G301", "distance_m": 1020.0, "duration_s": 61.2}],
-                   "crosses_border": False},
+    "properties": {
+        "mode": "truck",
+        "duration_s": 61.2,
+        "distance_m": 1020.0,
+        "steps": [{"name": "G301", "distance_m": 1020.0, "duration_s": 61.2}],
+        "crosses_border": False,
+    },
 }
 
 
@@ -226,13 +287,23 @@ class QueryEcho(BaseModel):
 class NearestCollection(BaseModel):
     """Stations fastest to reach, nearest first."""
 
-    model_config = _examples({
-        "type": "FeatureCollection",
-        "query": {"lon": 117.39, "lat": 49.59, "crs": "wgs84", "mode": "truck"},
-        "features": [{**_ROUTE_FEATURE, "id": "mzl-driver-home-01",
-                      "properties": {**_ROUTE_FEATURE["properties"], "rank": 1,
-                                     "station": _STATION_FEATURE}}],
-    })
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "query": {"lon": 117.39, "lat": 49.59, "crs": "wgs84", "mode": "truck"},
+            "features": [
+                {
+                    **_ROUTE_FEATURE,
+                    "id": "mzl-driver-home-01",
+                    "properties": {
+                        **_ROUTE_FEATURE["properties"],
+                        "rank": 1,
+                        "station": _STATION_FEATURE,
+                    },
+                }
+            ],
+        }
+    )
 
     type: Literal["FeatureCollection"]
     query: QueryEcho
@@ -263,15 +334,30 @@ class IsochroneFeature(BaseModel):
 class IsochroneCollection(BaseModel):
     """Nested service circles, largest first."""
 
-    model_config = _examples({
-        "type": "FeatureCollection",
-        "features": [{"type": "Feature",
-                      "geometry": {"type": "Polygon", "coordinates": [[[117.3, 49.5],
-                                   [117.4, 49.5], [117.4, 49.6], [117.3, 49.5]]]},
-                      "properties": {"minutes": 15.0, "area_km2": 27.3,
-                                     "reached_length_m": 27000.0, "mode": "truck",
-                                     "direction": "to", "station_id": "mzl-driver-home-01"}}],
-    })
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [[117.3, 49.5], [117.4, 49.5], [117.4, 49.6], [117.3, 49.5]]
+                        ],
+                    },
+                    "properties": {
+                        "minutes": 15.0,
+                        "area_km2": 27.3,
+                        "reached_length_m": 27000.0,
+                        "mode": "truck",
+                        "direction": "to",
+                        "station_id": "mzl-driver-home-01",
+                    },
+                }
+            ],
+        }
+    )
 
     type: Literal["FeatureCollection"]
     features: list[IsochroneFeature]
@@ -300,16 +386,39 @@ class UncoveredFeature(BaseModel):
 class CoverageResponse(BaseModel):
     """What the stations of one kind cover within ``minutes``."""
 
-    model_config = _examples({
-        "kind": "driver_station", "mode": "truck", "minutes": 15.0, "region": "manzhouli",
-        "road_km": 812.4, "covered_km": 495.9, "share": 0.61, "demand_total": 3.0,
-        "demand_covered": 2.0, "stations_used": 14,
-        "rows": [{"code": "150781", "name": "Manzhouli", "road_km": 300.1, "covered_km": 200.0,
-                  "share": 0.666, "demand_total": 2.0, "demand_covered": 2.0}],
-        "uncovered": {"type": "Feature", "geometry": {"type": "MultiLineString",
-                      "coordinates": [[[117.0, 49.4], [117.1, 49.45]]]},
-                      "properties": {"length_km": 316.5, "simplify_m": 50.0}},
-    })
+    model_config = _examples(
+        {
+            "kind": "driver_station",
+            "mode": "truck",
+            "minutes": 15.0,
+            "region": "manzhouli",
+            "road_km": 812.4,
+            "covered_km": 495.9,
+            "share": 0.61,
+            "demand_total": 3.0,
+            "demand_covered": 2.0,
+            "stations_used": 14,
+            "rows": [
+                {
+                    "code": "150781",
+                    "name": "Manzhouli",
+                    "road_km": 300.1,
+                    "covered_km": 200.0,
+                    "share": 0.666,
+                    "demand_total": 2.0,
+                    "demand_covered": 2.0,
+                }
+            ],
+            "uncovered": {
+                "type": "Feature",
+                "geometry": {
+                    "type": "MultiLineString",
+                    "coordinates": [[[117.0, 49.4], [117.1, 49.45]]],
+                },
+                "properties": {"length_km": 316.5, "simplify_m": 50.0},
+            },
+        }
+    )
 
     kind: StationKind
     mode: str
@@ -328,9 +437,20 @@ class CoverageResponse(BaseModel):
 class PlanRequest(BaseModel):
     """Ask for ``k`` new sites of ``kind`` maximising road length newly inside ``minutes``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"kind": "driver_station", "k": 3, "minutes": 15, "mode": "truck", "region": "150700"},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "driver_station",
+                    "k": 3,
+                    "minutes": 15,
+                    "mode": "truck",
+                    "region": "150700",
+                },
+            ]
+        },
+    )
 
     kind: StationKind
     k: int = Field(default=3, ge=1, description="Number of sites (at most Settings.max_k)")
@@ -338,7 +458,8 @@ class PlanRequest(BaseModel):
     mode: str | None = None
     region: str | None = Field(default=None, description="Admin code, port id or bbox")
     crs: Literal["wgs84", "gcj02", "bd09"] = Field(
-        default="wgs84", description="Datum of a bbox region")
+        default="wgs84", description="Datum of a bbox region"
+    )
 
 
 class SiteProperties(BaseModel):
@@ -361,15 +482,31 @@ class SiteFeature(BaseModel):
 class PlanResponse(BaseModel):
     """Suggested sites in greedy order with their marginal gains."""
 
-    model_config = _examples({
-        "type": "FeatureCollection", "kind": "driver_station", "mode": "truck", "minutes": 15.0,
-        "demand_unit": "m of road", "total_demand": 1.5e8, "covered_before": 1.8e6,
-        "covered_after": 2.6e6, "candidates_evaluated": 2000,
-        "features": [{"type": "Feature", "geometry": {"type": "Point",
-                      "coordinates": [114.513, 48.068]},
-                      "properties": {"rank": 1, "node": 74, "gain_m": 772403.5,
-                                     "cumulative_gain_m": 772403.5}}],
-    })
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "kind": "driver_station",
+            "mode": "truck",
+            "minutes": 15.0,
+            "demand_unit": "m of road",
+            "total_demand": 1.5e8,
+            "covered_before": 1.8e6,
+            "covered_after": 2.6e6,
+            "candidates_evaluated": 2000,
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [114.513, 48.068]},
+                    "properties": {
+                        "rank": 1,
+                        "node": 74,
+                        "gain_m": 772403.5,
+                        "cumulative_gain_m": 772403.5,
+                    },
+                }
+            ],
+        }
+    )
 
     type: Literal["FeatureCollection"]
     kind: StationKind
@@ -410,13 +547,30 @@ class PortFeature(BaseModel):
 class PortCollection(BaseModel):
     """The border ports."""
 
-    model_config = _examples({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "id": "erenhot",
-        "geometry": {"type": "Point", "coordinates": [111.95, 43.69]},
-        "properties": {"id": "erenhot", "name": "Erenhot", "names": {"zh": "二连浩特",
-                       "en": "Erenhot"}, "league": "Xilingol League", "country_across": "MN",
-                       "town_across": "Zamyn-Üüd", "transport": ["road", "rail"],
-                       "location_accuracy_m": 2000.0, "source": "report", "notes": None}}]})
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": "erenhot",
+                    "geometry": {"type": "Point", "coordinates": [111.95, 43.69]},
+                    "properties": {
+                        "id": "erenhot",
+                        "name": "Erenhot",
+                        "names": {"zh": "二连浩特", "en": "Erenhot"},
+                        "league": "Xilingol League",
+                        "country_across": "MN",
+                        "town_across": "Zamyn-Üüd",
+                        "transport": ["road", "rail"],
+                        "location_accuracy_m": 2000.0,
+                        "source": "report",
+                        "notes": None,
+                    },
+                }
+            ],
+        }
+    )
 
     type: Literal["FeatureCollection"]
     features: list[PortFeature]
@@ -445,11 +599,26 @@ class RegionFeature(BaseModel):
 class RegionCollection(BaseModel):
     """Leagues and banners of Inner Mongolia."""
 
-    model_config = _examples({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "id": "150700", "geometry": None,
-        "properties": {"code": "150700", "level": "league", "name": "Hulunbuir",
-                       "names": {"zh": "呼伦贝尔市", "en": "Hulunbuir"},
-                       "name_pinyin": "Hulunbei'er", "parent_code": "150000"}}]})
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": "150700",
+                    "geometry": None,
+                    "properties": {
+                        "code": "150700",
+                        "level": "league",
+                        "name": "Hulunbuir",
+                        "names": {"zh": "呼伦贝尔市", "en": "Hulunbuir"},
+                        "name_pinyin": "Hulunbei'er",
+                        "parent_code": "150000",
+                    },
+                }
+            ],
+        }
+    )
 
     type: Literal["FeatureCollection"]
     features: list[RegionFeature]
@@ -470,10 +639,21 @@ class AuditEntry(BaseModel):
 class AuditLog(BaseModel):
     """Audit log entries, newest first."""
 
-    model_config = _examples({"entries": [{
-        "id": 3, "actor": "api-key:ops", "at": "2026-05-01T08:00:00+00:00", "action": "delete",
-        "station_id": "erenhot-driver-home-new", "before": {"id": "erenhot-driver-home-new"},
-        "after": None}]})
+    model_config = _examples(
+        {
+            "entries": [
+                {
+                    "id": 3,
+                    "actor": "api-key:ops",
+                    "at": "2026-05-01T08:00:00+00:00",
+                    "action": "delete",
+                    "station_id": "erenhot-driver-home-new",
+                    "before": {"id": "erenhot-driver-home-new"},
+                    "after": None,
+                }
+            ]
+        }
+    )
 
     entries: list[AuditEntry]
 
@@ -489,7 +669,8 @@ class KeyInfo(BaseModel):
 class KeyList(BaseModel):
     """API keys known to the server (no secrets)."""
 
-    model_config = _examples({"keys": [{"key_id": "3fa2c1d0", "name": "ops",
-                                        "created_at": "2026-05-01T08:00:00+00:00"}]})
+    model_config = _examples(
+        {"keys": [{"key_id": "3fa2c1d0", "name": "ops", "created_at": "2026-05-01T08:00:00+00:00"}]}
+    )
 
     keys: list[KeyInfo]

@@ -48,7 +48,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -84,9 +84,11 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 def _lua_rotating(paths: list[str]) -> str:
     items = ",\n".join(json.dumps(p) for p in paths)
-    return ("local paths = {\n" + items + "\n}\nlocal i = 0\n"
-            "request = function()\n  i = i % #paths + 1\n"
-            "  return wrk.format('GET', paths[i])\nend\n")
+    return (
+        "local paths = {\n" + items + "\n}\nlocal i = 0\n"
+        "request = function()\n  i = i % #paths + 1\n"
+        "  return wrk.format('GET', paths[i])\nend\n"
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -113,23 +115,45 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         lon, lat = s.lon + 0.001, s.lat + 0.001
         try:
             loc.nearest(lon, lat, kind="driver_station")
-        except Exception:  # noqa: BLE001 (skip points the engine cannot answer)
+        except Exception:
             continue
         nearest_paths.append(f"/v1/nearest?lon={lon:.6f}&lat={lat:.6f}&kind=driver_station")
     iso_paths = [f"/v1/isochrones?station_id={s.id}" for s in stations]
     del loc
 
     port = _free_port()
-    env = {**os.environ, "LOCATOR_ARTIFACT_DIR": str(artifact),
-           "LOCATOR_RATE_LIMIT_ENABLED": "false", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-           "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env=env, cwd=ROOT)  # noqa: S603
+    env = {
+        **os.environ,
+        "LOCATOR_ARTIFACT_DIR": str(artifact),
+        "LOCATOR_RATE_LIMIT_ENABLED": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(cmd, env=env, cwd=ROOT)
     results: dict[str, object] = {
-        "workers": args.workers, "connections": args.connections, "threads": args.threads,
-        "seconds": args.seconds, "cpus": os.cpu_count(), "nearest_points": len(nearest_paths),
-        "stations": len(stations), "driver_stations": len(drivers),
+        "workers": args.workers,
+        "connections": args.connections,
+        "threads": args.threads,
+        "seconds": args.seconds,
+        "cpus": os.cpu_count(),
+        "nearest_points": len(nearest_paths),
+        "stations": len(stations),
+        "driver_stations": len(drivers),
     }
     try:
         base = f"http://127.0.0.1:{port}"
@@ -138,12 +162,26 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             script = tmp / f"{name}.lua"
             script.write_text(_lua_rotating(paths))
             # warm-up (first requests build caches), then the measured run
-            subprocess.run([wrk, "-t1", "-c2", "-d2s", "-s", str(script), base],  # noqa: S603
-                           check=True, capture_output=True, text=True)
+            subprocess.run(
+                [wrk, "-t1", "-c2", "-d2s", "-s", str(script), base],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             out = subprocess.run(
-                [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
-                 "--latency", "-s", str(script), base],
-                check=True, capture_output=True, text=True,
+                [
+                    wrk,
+                    f"-t{args.threads}",
+                    f"-c{args.connections}",
+                    f"-d{args.seconds}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    base,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             results[name] = parse_wrk(out)
     finally:

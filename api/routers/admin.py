@@ -21,16 +21,24 @@ LocatorDep = Annotated[Locator, Depends(get_locator)]
 KeyDep = Annotated[KeyRecord, Depends(require_api_key)]
 
 
-@router.get("/keys", summary="API keys (no secrets)", response_model=KeyList,
-            responses=problem_responses(401, 403))
+@router.get(
+    "/keys",
+    summary="API keys (no secrets)",
+    response_model=KeyList,
+    responses=problem_responses(401, 403),
+)
 def list_keys(request: Request, _key: KeyDep) -> KeyList:
     """Id, name and creation time of every API key."""
     store: KeyStore = request.app.state.keys
     return KeyList(keys=[KeyInfo(**r.public()) for r in store.records()])
 
 
-@router.get("/audit", summary="Audit log of station changes", response_model=AuditLog,
-            responses=problem_responses(401, 403))
+@router.get(
+    "/audit",
+    summary="Audit log of station changes",
+    response_model=AuditLog,
+    responses=problem_responses(401, 403),
+)
 def audit(
     loc: LocatorDep,
     _key: KeyDep,

@@ -58,18 +58,32 @@ def isochrones(
     loc: LocatorDep,
     lon: OptLonQ = None,
     lat: OptLatQ = None,
-    station_id: Annotated[str | None, Query(max_length=64,
-                                            description="A station (instead of lon/lat)",
-                                            examples=["mzl-driver-home-01"])] = None,
-    minutes: Annotated[str, Query(max_length=100,
-                                  description="Comma-separated intervals in minutes",
-                                  examples=["5,10,15"])] = "5,10,15",
+    station_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A station (instead of lon/lat)",
+            examples=["mzl-driver-home-01"],
+        ),
+    ] = None,
+    minutes: Annotated[
+        str,
+        Query(
+            max_length=100, description="Comma-separated intervals in minutes", examples=["5,10,15"]
+        ),
+    ] = "5,10,15",
     mode: ModeQ = None,
-    direction: Annotated[Literal["to", "from"], Query(
-        description="'to': places from which the point is reached in time (a station's "
-                    "service circle); 'from': places reached from the point")] = "to",
-    shape: Annotated[Literal["roads", "concave"], Query(
-        description="'roads': band along the reached roads; 'concave': concave hull")] = "roads",
+    direction: Annotated[
+        Literal["to", "from"],
+        Query(
+            description="'to': places from which the point is reached in time (a station's "
+            "service circle); 'from': places reached from the point"
+        ),
+    ] = "to",
+    shape: Annotated[
+        Literal["roads", "concave"],
+        Query(description="'roads': band along the reached roads; 'concave': concave hull"),
+    ] = "roads",
     crs: CrsQ = Crs.wgs84,
 ) -> Response:
     """Nested polygons, largest first, each with a ``minutes`` property.
@@ -84,17 +98,28 @@ def isochrones(
         if lon is None or lat is None:
             raise InvalidParameterError("give a station_id or both lon and lat")
         lon, lat = to_wgs84(loc, lon, lat, crs)
-    contours = loc.isochrones(lon=lon, lat=lat, station_id=station_id, minutes=mins,
-                              mode=mode, direction=direction, shape=shape)
+    contours = loc.isochrones(
+        lon=lon,
+        lat=lat,
+        station_id=station_id,
+        minutes=mins,
+        mode=mode,
+        direction=direction,
+        shape=shape,
+    )
     used_mode = loc.check_mode(mode)
     key = (station_id, used_mode, tuple(sorted(set(mins))), direction, shape)
     cache: BodyCache = request.app.state.isochrone_bodies
     body = cache.get(key, contours) if station_id is not None else None
     if body is None:
-        body = dumps({"type": "FeatureCollection",
-                      "features": contour_features(contours, mode=used_mode,
-                                                   direction=direction,
-                                                   station_id=station_id)})
+        body = dumps(
+            {
+                "type": "FeatureCollection",
+                "features": contour_features(
+                    contours, mode=used_mode, direction=direction, station_id=station_id
+                ),
+            }
+        )
         if station_id is not None:
             cache.put(key, contours, body)
     return Response(body, media_type=GeoJSONResponse.media_type)

@@ -47,13 +47,20 @@ def nearest(
     lon: LonQ,
     lat: LatQ,
     kind: StationKind | None = None,
-    services: Annotated[str | None, Query(
-        max_length=500, description="Comma-separated services the station must offer",
-        examples=["hot_meals,toilet"])] = None,
+    services: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Comma-separated services the station must offer",
+            examples=["hot_meals,toilet"],
+        ),
+    ] = None,
     mode: ModeQ = None,
     k: Annotated[int, Query(ge=1, description="Stations to return (at most Settings.max_k)")] = 1,
-    at: Annotated[datetime | None, Query(
-        description="Only stations open at this instant (naive = China Standard Time)")] = None,
+    at: Annotated[
+        datetime | None,
+        Query(description="Only stations open at this instant (naive = China Standard Time)"),
+    ] = None,
     crs: CrsQ = Crs.wgs84,
     lang: LangQ = None,
 ) -> Response:
@@ -67,21 +74,36 @@ def nearest(
     x, y = to_wgs84(loc, lon, lat, crs)
     language = request_lang(request, lang)
     answers = loc.nearest(
-        x, y, mode=mode, kind=kind, services=parse_enum_list(services, Service, "services"),
-        open_at=china_time(at, "at"), k=k,
+        x,
+        y,
+        mode=mode,
+        kind=kind,
+        services=parse_enum_list(services, Service, "services"),
+        open_at=china_time(at, "at"),
+        k=k,
     )
     used_mode = loc.check_mode(mode)
     features = [
-        {"type": "Feature", "id": a.station.id, "geometry": route_geometry(a.route),
-         "properties": {**route_properties(a.route), "rank": rank,
-                        "station": _station_feature(a.station, language)}}
+        {
+            "type": "Feature",
+            "id": a.station.id,
+            "geometry": route_geometry(a.route),
+            "properties": {
+                **route_properties(a.route),
+                "rank": rank,
+                "station": _station_feature(a.station, language),
+            },
+        }
         for rank, a in enumerate(answers, start=1)
     ]
-    body = dumps({"type": "FeatureCollection",
-                  "query": {"lon": x, "lat": y, "crs": crs.value, "mode": used_mode},
-                  "features": features})
-    return Response(body, media_type=GeoJSONResponse.media_type,
-                    headers=language_headers(language))
+    body = dumps(
+        {
+            "type": "FeatureCollection",
+            "query": {"lon": x, "lat": y, "crs": crs.value, "mode": used_mode},
+            "features": features,
+        }
+    )
+    return Response(body, media_type=GeoJSONResponse.media_type, headers=language_headers(language))
 
 
 @router.get(
@@ -93,12 +115,23 @@ def nearest(
 )
 def route(
     loc: LocatorDep,
-    from_: Annotated[str, Query(alias="from", max_length=100,
-                                description="Start as lon,lat (datum per crs)",
-                                examples=["117.39,49.59"])],
-    to: Annotated[str, Query(max_length=100,
-                             description="End as lon,lat or a station id",
-                             examples=["mzl-driver-home-01"])],
+    from_: Annotated[
+        str,
+        Query(
+            alias="from",
+            max_length=100,
+            description="Start as lon,lat (datum per crs)",
+            examples=["117.39,49.59"],
+        ),
+    ],
+    to: Annotated[
+        str,
+        Query(
+            max_length=100,
+            description="End as lon,lat or a station id",
+            examples=["mzl-driver-home-01"],
+        ),
+    ],
     mode: ModeQ = None,
     crs: CrsQ = Crs.wgs84,
 ) -> Response:

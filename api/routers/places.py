@@ -32,8 +32,9 @@ _NOT_MODIFIED = {304: {"description": "Not modified (If-None-Match)"}}
 def ports(request: Request, loc: LocatorDep, lang: LangQ = None) -> Response:
     """The land border ports served, as Point features with localised names."""
     language = request_lang(request, lang)
-    body = dumps({"type": "FeatureCollection",
-                  "features": [port_feature(p, language) for p in loc.ports]})
+    body = dumps(
+        {"type": "FeatureCollection", "features": [port_feature(p, language) for p in loc.ports]}
+    )
     return cached_response(request, body, headers=language_headers(language))
 
 
@@ -48,15 +49,26 @@ def regions(
     *,
     request: Request,
     loc: LocatorDep,
-    level: Annotated[Literal["league", "banner"] | None, Query(
-        description="Only leagues (prefecture level) or banners (county level)")] = None,
-    parent: Annotated[str | None, Query(max_length=12,
-                                        description="Only the banners of this league code",
-                                        examples=["150700"])] = None,
+    level: Annotated[
+        Literal["league", "banner"] | None,
+        Query(description="Only leagues (prefecture level) or banners (county level)"),
+    ] = None,
+    parent: Annotated[
+        str | None,
+        Query(
+            max_length=12, description="Only the banners of this league code", examples=["150700"]
+        ),
+    ] = None,
     geometry: Annotated[bool, Query(description="Include (simplified) boundaries")] = False,
-    simplify_m: Annotated[float, Query(ge=0, le=50_000, allow_inf_nan=False,
-                                       description="Boundary simplification (m, approximate)")
-                          ] = 500.0,
+    simplify_m: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=50_000,
+            allow_inf_nan=False,
+            description="Boundary simplification (m, approximate)",
+        ),
+    ] = 500.0,
     lang: LangQ = None,
 ) -> Response:
     """Admin units usable as ``region`` in ``/v1/coverage`` and ``/v1/plan/sites``.

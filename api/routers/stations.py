@@ -42,11 +42,17 @@ LocatorDep = Annotated[Locator, Depends(get_locator)]
 KeyDep = Annotated[KeyRecord, Depends(require_api_key)]
 
 _NEW_STATION_EXAMPLE = {
-    "id": "erenhot-driver-home-new", "kind": "driver_station",
+    "id": "erenhot-driver-home-new",
+    "kind": "driver_station",
     "name": {"zh": "二连浩特新司机之家", "en": "Erenhot New Driver Home"},
-    "port_id": "erenhot", "lon": 111.9772, "lat": 43.6532,
-    "services": ["drinking_water", "rest", "truck_parking"], "opening_hours": "24/7",
-    "source": "survey 2026-05", "location_accuracy_m": 10, "location_approximate": False,
+    "port_id": "erenhot",
+    "lon": 111.9772,
+    "lat": 43.6532,
+    "services": ["drinking_water", "rest", "truck_parking"],
+    "opening_hours": "24/7",
+    "source": "survey 2026-05",
+    "location_accuracy_m": 10,
+    "location_approximate": False,
 }
 
 
@@ -63,17 +69,34 @@ def list_stations(
     loc: LocatorDep,
     kind: StationKind | None = None,
     port: Annotated[str | None, Query(max_length=64, description="Port id")] = None,
-    services: Annotated[str | None, Query(
-        max_length=500, description="Comma-separated services every station must offer",
-        examples=["drinking_water,toilet"])] = None,
-    bbox: Annotated[str | None, Query(
-        max_length=200, description="minLon,minLat,maxLon,maxLat (datum per crs)",
-        examples=["111.5,43.4,112.3,43.9"])] = None,
-    open_at: Annotated[datetime | None, Query(
-        description="Only stations open at this instant (naive = China Standard Time)")] = None,
-    limit: Annotated[int, Query(
-        ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT})",
-    )] = DEFAULT_LIMIT,
+    services: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Comma-separated services every station must offer",
+            examples=["drinking_water,toilet"],
+        ),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="minLon,minLat,maxLon,maxLat (datum per crs)",
+            examples=["111.5,43.4,112.3,43.9"],
+        ),
+    ] = None,
+    open_at: Annotated[
+        datetime | None,
+        Query(description="Only stations open at this instant (naive = China Standard Time)"),
+    ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description=f"Page size (default {DEFAULT_LIMIT})",
+        ),
+    ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
     crs: CrsQ = Crs.wgs84,
     lang: LangQ = None,
@@ -101,22 +124,35 @@ def list_stations(
         if at is not None and not st.hours.is_open(at):
             continue
         matched.append(st)
-    page = matched[offset:offset + limit]
+    page = matched[offset : offset + limit]
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + limit < len(matched):
-        links.append({"href": str(request.url.include_query_params(offset=offset + limit,
-                                                                   limit=limit)),
-                      "rel": "next", "type": GEOJSON})
+        links.append(
+            {
+                "href": str(request.url.include_query_params(offset=offset + limit, limit=limit)),
+                "rel": "next",
+                "type": GEOJSON,
+            }
+        )
     if offset > 0:
-        links.append({"href": str(request.url.include_query_params(
-            offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON})
-    body = dumps({
-        "type": "FeatureCollection",
-        "features": [station_feature(st, language) for st in page],
-        "numberMatched": len(matched),
-        "numberReturned": len(page),
-        "links": links,
-    })
+        links.append(
+            {
+                "href": str(
+                    request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
+                ),
+                "rel": "prev",
+                "type": GEOJSON,
+            }
+        )
+    body = dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [station_feature(st, language) for st in page],
+            "numberMatched": len(matched),
+            "numberReturned": len(page),
+            "links": links,
+        }
+    )
     return cached_response(request, body, headers=language_headers(language))
 
 
@@ -127,8 +163,7 @@ def list_stations(
     response_class=GeoJSONResponse,
     responses={304: {"description": "Not modified (If-None-Match)"}, **problem_responses(404)},
 )
-def get_station(request: Request, loc: LocatorDep, station_id: str,
-                lang: LangQ = None) -> Response:
+def get_station(request: Request, loc: LocatorDep, station_id: str, lang: LangQ = None) -> Response:
     """A station by id, as a GeoJSON Point feature (ETag as for the list)."""
     language = request_lang(request, lang)
     body = dumps(station_feature(loc.station(station_id), language))
@@ -148,8 +183,7 @@ def _check_area(loc: Locator, lon: float, lat: float) -> None:
 
 
 def _validated(loc: Locator, record: dict[str, Any], *, new: bool) -> Station:
-    (st,) = loc.store.validate_rows([record], mode="insert" if new else "upsert",
-                                    what="station")
+    (st,) = loc.store.validate_rows([record], mode="insert" if new else "upsert", what="station")
     return st
 
 
@@ -175,17 +209,21 @@ def add_station(
     The body is the import record of ``docs/stations.md``; ``lon``/``lat`` are in ``crs``.
     """
     if station.id in loc.store.ids():
-        raise ApiError(409, "station_exists", f"a station with id {station.id!r} exists",
-                       station_id=station.id)
+        raise ApiError(
+            409, "station_exists", f"a station with id {station.id!r} exists", station_id=station.id
+        )
     lon, lat = to_wgs84(loc, station.lon, station.lat, crs)
     _check_area(loc, lon, lat)
     record = station.model_dump(mode="json") | {"lon": lon, "lat": lat}
     st = loc.add_station(_validated(loc, record, new=True), actor=_actor(key))
     language = request_lang(request, lang)
     return GeoJSONResponse(
-        station_feature(st, language), status_code=201,
-        headers={"Location": str(request.url_for("get_station", station_id=st.id)),
-                 **language_headers(language)},
+        station_feature(st, language),
+        status_code=201,
+        headers={
+            "Location": str(request.url_for("get_station", station_id=st.id)),
+            **language_headers(language),
+        },
     )
 
 
@@ -225,8 +263,9 @@ def patch_station(
     if "lon" in changes or "lat" in changes:
         if "lon" not in record or "lat" not in record:
             raise ApiError(422, "invalid_coordinate", "lon and lat cannot be removed")
-        record["lon"], record["lat"] = to_wgs84(loc, float(record["lon"]), float(record["lat"]),
-                                                crs)
+        record["lon"], record["lat"] = to_wgs84(
+            loc, float(record["lon"]), float(record["lat"]), crs
+        )
         _check_area(loc, record["lon"], record["lat"])
     st = loc.update_station(_validated(loc, record, new=False), actor=_actor(key))
     language = request_lang(request, lang)
@@ -240,8 +279,9 @@ def patch_station(
     response_class=GeoJSONResponse,
     responses=problem_responses(401, 403, 404),
 )
-def delete_station(request: Request, loc: LocatorDep, key: KeyDep, station_id: str,
-                   lang: LangQ = None) -> Response:
+def delete_station(
+    request: Request, loc: LocatorDep, key: KeyDep, station_id: str, lang: LangQ = None
+) -> Response:
     """Delete a station (one transaction, audited); returns what was deleted."""
     old = loc.delete_station(station_id, actor=_actor(key))
     language = request_lang(request, lang)

@@ -98,7 +98,7 @@ FONTS: dict[str, FontSpec] = {
             # ≈19 MB: prefer the reader's own copy (phones usually have it), else download
             local_names=("Noto Sans CJK SC", "NotoSansCJKsc-Regular", "Source Han Sans SC"),
             unicode_range="U+2E80-2FDF, U+3000-303F, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, "
-                          "U+FF00-FFEF",
+            "U+FF00-FFEF",
             format=None,  # a collection; Chrome and Firefox sniff it, a wrong hint would skip it
         ),
     )
@@ -178,8 +178,12 @@ REGIONS_EXAMPLE = {
                 "coordinates": [[[119.0, 49.0], [120.0, 49.0], [120.0, 50.0], [119.0, 49.0]]],
             },
             "properties": {
-                "code": "150700", "level": "league", "name_zh": "呼伦贝尔市",
-                "name_en": "Hulunbuir", "name_pinyin": "Hulunbei'ershi", "name_mn": None,
+                "code": "150700",
+                "level": "league",
+                "name_zh": "呼伦贝尔市",
+                "name_en": "Hulunbuir",
+                "name_pinyin": "Hulunbei'ershi",
+                "name_mn": None,
                 "parent_code": "150000",
             },
         }
@@ -194,11 +198,17 @@ CIRCLES_EXAMPLE = {
             "type": "Feature",
             "geometry": {
                 "type": "Polygon",
-                "coordinates": [[[111.96, 43.62], [111.98, 43.62], [111.98, 43.64],
-                                 [111.96, 43.62]]],
+                "coordinates": [
+                    [[111.96, 43.62], [111.98, 43.62], [111.98, 43.64], [111.96, 43.62]]
+                ],
             },
-            "properties": {"station_id": "erl-driver-home-01", "kind": "driver_station",
-                           "minutes": 15.0, "mode": "truck", "area_km2": 14.2},
+            "properties": {
+                "station_id": "erl-driver-home-01",
+                "kind": "driver_station",
+                "minutes": 15.0,
+                "mode": "truck",
+                "area_km2": 14.2,
+            },
         }
     ],
 }
@@ -247,8 +257,9 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     except ValueError:
         values = []
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InvalidParameterError("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat",
-                                    bbox=text)
+        raise InvalidParameterError(
+            "bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", bbox=text
+        )
     min_lon, min_lat, max_lon, max_lat = values
     if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
         raise InvalidParameterError(
@@ -263,8 +274,9 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     router = APIRouter()
     roots = tuple(font_roots)
 
-    @router.api_route("/widget", methods=["GET", "HEAD"], include_in_schema=False,
-                      response_class=HTMLResponse)
+    @router.api_route(
+        "/widget", methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse
+    )
     def widget_page() -> Response:
         return FileResponse(
             STATIC_DIR / "widget.html",
@@ -272,20 +284,29 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
             headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
         )
 
-    @router.api_route("/widget/demo", methods=["GET", "HEAD"], include_in_schema=False,
-                      response_class=HTMLResponse)
+    @router.api_route(
+        "/widget/demo",
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        response_class=HTMLResponse,
+    )
     def widget_demo() -> Response:
         return FileResponse(
             STATIC_DIR / "widget-demo.html",
             media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": WIDGET_CSP + "; frame-src 'self'",
-                     "Cache-Control": "no-cache"},
+            headers={
+                "Content-Security-Policy": WIDGET_CSP + "; frame-src 'self'",
+                "Cache-Control": "no-cache",
+            },
         )
 
     @router.get("/widget/fonts.css", include_in_schema=False)
     def widget_fonts_css() -> Response:
-        return Response(font_css(roots), media_type="text/css; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            font_css(roots),
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
 
     @router.get("/widget/fonts/{file}", include_in_schema=False)
     def widget_font(file: str) -> Response:
@@ -296,8 +317,9 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
 
             raise HTTPException(404, f"font {file!r} is not available on this server")
         media = "font/ttf" if file.endswith(".ttf") else "font/collection"
-        return FileResponse(path, media_type=media,
-                            headers={"Cache-Control": "public, max-age=604800"})
+        return FileResponse(
+            path, media_type=media, headers={"Cache-Control": "public, max-age=604800"}
+        )
 
     @router.get(
         "/v1/basemap/roads",
@@ -311,9 +333,12 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         request: Request,
         bbox: Annotated[
             str | None,
-            Query(description="min_lon,min_lat,max_lon,max_lat (WGS 84): only grid cells with "
-                              "roads in this box", examples=["116.5,49.0,118.0,50.0"],
-                  max_length=200),
+            Query(
+                description="min_lon,min_lat,max_lon,max_lat (WGS 84): only grid cells with "
+                "roads in this box",
+                examples=["116.5,49.0,118.0,50.0"],
+                max_length=200,
+            ),
         ] = None,
     ) -> Response:
         """The artifact's road network, folded to undirected lines, simplified to about
@@ -354,8 +379,11 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         request: Request,
         minutes: Annotated[
             str,
-            Query(max_length=100, description="Comma-separated intervals in minutes",
-                  examples=["15", "5,10,15"]),
+            Query(
+                max_length=100,
+                description="Comma-separated intervals in minutes",
+                examples=["15", "5,10,15"],
+            ),
         ] = "15",
         mode: Annotated[
             str | None,
@@ -383,8 +411,9 @@ def _parse_minutes(text: str) -> list[float]:
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise InvalidParameterError("minutes must be comma-separated finite numbers",
-                                        parameter="minutes")
+            raise InvalidParameterError(
+                "minutes must be comma-separated finite numbers", parameter="minutes"
+            )
         out.append(value)
     return out
 

@@ -41,9 +41,17 @@ def test_nearest_matches_the_locator(client: TestClient, loc: Locator, start) ->
 
 
 def test_nearest_filters_kind_and_services(client: TestClient, loc: Locator, start) -> None:
-    body = client.get("/v1/nearest", params={
-        "lon": start[0], "lat": start[1], "kind": "driver_station", "services": "rest",
-        "k": 2, "mode": "car"}).json()
+    body = client.get(
+        "/v1/nearest",
+        params={
+            "lon": start[0],
+            "lat": start[1],
+            "kind": "driver_station",
+            "services": "rest",
+            "k": 2,
+            "mode": "car",
+        },
+    ).json()
     assert body["query"]["mode"] == "car"
     for f in body["features"]:
         st = loc.station(f["id"])
@@ -72,10 +80,20 @@ def test_points_outside_china_are_not_shifted(loc: Locator) -> None:
     assert to_wgs84(loc, *china, Crs.gcj02) != china
 
 
-@pytest.mark.parametrize(("lon", "lat"), [
-    ("nan", "45"), ("112", "nan"), ("inf", "45"), ("-inf", "45"), ("112", "Infinity"),
-    ("181", "45"), ("112", "-90.5"), ("abc", "45"), ("1e400", "45"),
-])
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [
+        ("nan", "45"),
+        ("112", "nan"),
+        ("inf", "45"),
+        ("-inf", "45"),
+        ("112", "Infinity"),
+        ("181", "45"),
+        ("112", "-90.5"),
+        ("abc", "45"),
+        ("1e400", "45"),
+    ],
+)
 def test_invalid_coordinates_are_422_not_500(client: TestClient, lon: str, lat: str) -> None:
     r = client.get(f"/v1/nearest?lon={lon}&lat={lat}")
     assert r.status_code == 422
@@ -90,16 +108,23 @@ def test_nearest_error_codes(client: TestClient, start) -> None:
         "request_too_large": ({"lon": start[0], "lat": start[1], "k": 11}, 413),
         "invalid_parameter": ({"lon": start[0], "lat": start[1], "mode": "bicycle"}, 422),
         # nothing is open at 03:00 AND offers counselling near the desert ports
-        "no_route": ({"lon": start[0], "lat": start[1], "services": "counselling",
-                      "kind": "outdoor_worker_post", "at": "2026-03-04T03:00:00+08:00"}, 404),
+        "no_route": (
+            {
+                "lon": start[0],
+                "lat": start[1],
+                "services": "counselling",
+                "kind": "outdoor_worker_post",
+                "at": "2026-03-04T03:00:00+08:00",
+            },
+            404,
+        ),
     }
     for code, (params, status) in cases.items():
         r = client.get("/v1/nearest", params=params)
         assert (r.status_code, r.json()["code"]) == (status, code), (code, r.json())
 
 
-def test_route_between_points_and_to_a_station(client: TestClient, loc: Locator,
-                                               start) -> None:
+def test_route_between_points_and_to_a_station(client: TestClient, loc: Locator, start) -> None:
     st = loc.station("ck-driver-home")
     r = client.get("/v1/route", params={"from": f"{start[0]},{start[1]}", "to": st.id})
     assert r.status_code == 200
@@ -107,19 +132,24 @@ def test_route_between_points_and_to_a_station(client: TestClient, loc: Locator,
     expected = loc.route(start, st.id)
     assert body["properties"]["duration_s"] == pytest.approx(expected.duration_s, abs=0.1)
     assert body["properties"]["to_station_id"] == st.id
-    r2 = client.get("/v1/route", params={"from": f"{start[0]},{start[1]}",
-                                         "to": f"{st.lon},{st.lat}"})
+    r2 = client.get(
+        "/v1/route", params={"from": f"{start[0]},{start[1]}", "to": f"{st.lon},{st.lat}"}
+    )
     assert r2.json()["properties"]["duration_s"] == pytest.approx(
-        loc.route(start, (st.lon, st.lat)).duration_s, abs=0.1)
+        loc.route(start, (st.lon, st.lat)).duration_s, abs=0.1
+    )
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"from": "nan,45", "to": "ck-driver-home"}, 422, "invalid_coordinate"),
-    ({"from": "112", "to": "ck-driver-home"}, 422, "invalid_coordinate"),
-    ({"from": "101.226,42.586", "to": "1,2,3"}, 422, "invalid_coordinate"),
-    ({"from": "101.226,42.586", "to": "no-such-station"}, 404, "station_not_found"),
-    ({"from": "101.226,42.586"}, 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"from": "nan,45", "to": "ck-driver-home"}, 422, "invalid_coordinate"),
+        ({"from": "112", "to": "ck-driver-home"}, 422, "invalid_coordinate"),
+        ({"from": "101.226,42.586", "to": "1,2,3"}, 422, "invalid_coordinate"),
+        ({"from": "101.226,42.586", "to": "no-such-station"}, 404, "station_not_found"),
+        ({"from": "101.226,42.586"}, 422, "invalid_request"),
+    ],
+)
 def test_route_errors(client: TestClient, params, status: int, code: str) -> None:
     r = client.get("/v1/route", params=params)
     assert (r.status_code, r.json()["code"]) == (status, code)

@@ -30,8 +30,7 @@ def test_list_is_geojson_of_every_station(client: TestClient, loc: Locator) -> N
     assert "next" not in {link["rel"] for link in body["links"]}
 
 
-def test_paging_follows_next_links_through_every_station(client: TestClient,
-                                                         loc: Locator) -> None:
+def test_paging_follows_next_links_through_every_station(client: TestClient, loc: Locator) -> None:
     seen: list[str] = []
     url: str | None = "/v1/stations?limit=7"
     pages = 0
@@ -57,20 +56,32 @@ def test_limit_outside_advertised_range_is_rejected(client: TestClient, limit: i
 def test_filters_match_a_direct_selection(client: TestClient, loc: Locator) -> None:
     at = datetime(2026, 3, 4, 3, 30, tzinfo=CHINA_TZ)
     need = {"drinking_water", "toilet"}
-    some = next(s for s in loc.stations()
-                if s.port_id and need <= set(s.services) and s.hours.is_open(at))
+    some = next(
+        s for s in loc.stations() if s.port_id and need <= set(s.services) and s.hours.is_open(at)
+    )
     port = some.port_id
     box = (some.lon - 1.0, some.lat - 1.0, some.lon + 1.0, some.lat + 1.0)
     expected = [
-        s.id for s in loc.stations()
-        if s.kind == some.kind and s.port_id == port and need <= set(s.services)
-        and box[0] <= s.lon <= box[2] and box[1] <= s.lat <= box[3] and s.hours.is_open(at)
+        s.id
+        for s in loc.stations()
+        if s.kind == some.kind
+        and s.port_id == port
+        and need <= set(s.services)
+        and box[0] <= s.lon <= box[2]
+        and box[1] <= s.lat <= box[3]
+        and s.hours.is_open(at)
     ]
     assert some.id in expected
-    r = client.get("/v1/stations", params={
-        "kind": some.kind.value, "port": port, "services": "toilet,drinking_water",
-        "bbox": ",".join(map(str, box)), "open_at": at.isoformat(),
-    })
+    r = client.get(
+        "/v1/stations",
+        params={
+            "kind": some.kind.value,
+            "port": port,
+            "services": "toilet,drinking_water",
+            "bbox": ",".join(map(str, box)),
+            "open_at": at.isoformat(),
+        },
+    )
     assert r.status_code == 200
     assert _ids(r.json()) == expected
     # each filter alone narrows the list
@@ -84,14 +95,18 @@ def test_bbox_in_gcj02_selects_the_same_stations(client: TestClient, loc: Locato
     wgs = _ids(client.get("/v1/stations", params={"bbox": ",".join(map(str, box))}).json())
     a = wgs84_to_gcj02(box[0], box[1], inside=True)
     b = wgs84_to_gcj02(box[2], box[3], inside=True)
-    gcj = _ids(client.get("/v1/stations", params={
-        "bbox": f"{a[0]},{a[1]},{b[0]},{b[1]}", "crs": "gcj02"}).json())
+    gcj = _ids(
+        client.get(
+            "/v1/stations", params={"bbox": f"{a[0]},{a[1]},{b[0]},{b[1]}", "crs": "gcj02"}
+        ).json()
+    )
     assert some.id in wgs
     assert gcj == wgs
 
 
-@pytest.mark.parametrize("bbox", ["1,2,3", "a,b,c,d", "nan,40,120,45", "110,46,100,40",
-                                  "100,40,200,45"])
+@pytest.mark.parametrize(
+    "bbox", ["1,2,3", "a,b,c,d", "nan,40,120,45", "110,46,100,40", "100,40,200,45"]
+)
 def test_bad_bbox_is_invalid_coordinate(client: TestClient, bbox: str) -> None:
     r = client.get("/v1/stations", params={"bbox": bbox})
     assert r.status_code == 422
@@ -126,8 +141,12 @@ def test_one_station_and_unknown_station(client: TestClient, loc: Locator) -> No
     r = client.get(f"/v1/stations/{st.id}")
     assert r.status_code == 200
     assert r.json()["properties"]["id"] == st.id
-    assert client.get(f"/v1/stations/{st.id}",
-                      headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/v1/stations/{st.id}", headers={"If-None-Match": r.headers["etag"]}
+        ).status_code
+        == 304
+    )
     missing = client.get("/v1/stations/no-such-station")
     assert missing.status_code == 404
     assert missing.json()["code"] == "station_not_found"

@@ -14,8 +14,7 @@ from locator.service import Locator
 STATION = "alxa-1382-post"
 
 
-def test_station_circles_are_nested_and_match_the_locator(client: TestClient,
-                                                          loc: Locator) -> None:
+def test_station_circles_are_nested_and_match_the_locator(client: TestClient, loc: Locator) -> None:
     r = client.get("/v1/isochrones", params={"station_id": STATION})
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/geo+json"
@@ -39,28 +38,39 @@ def test_point_circles_directions_and_shapes(client: TestClient, loc: Locator) -
     st = loc.station(STATION)
     for direction in ("to", "from"):
         for shape_ in ("roads", "concave"):
-            r = client.get("/v1/isochrones", params={
-                "lon": st.lon, "lat": st.lat, "minutes": "10,5", "direction": direction,
-                "shape": shape_, "mode": "car"})
+            r = client.get(
+                "/v1/isochrones",
+                params={
+                    "lon": st.lon,
+                    "lat": st.lat,
+                    "minutes": "10,5",
+                    "direction": direction,
+                    "shape": shape_,
+                    "mode": "car",
+                },
+            )
             assert r.status_code == 200, r.text
             feats = r.json()["features"]
             assert [f["properties"]["minutes"] for f in feats] == [10.0, 5.0]
             assert all(f["properties"]["direction"] == direction for f in feats)
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"station_id": STATION, "minutes": "5,10,15,20,25"}, 413, "request_too_large"),
-    ({"station_id": STATION, "minutes": "61"}, 413, "request_too_large"),
-    ({"station_id": STATION, "minutes": "five"}, 422, "invalid_parameter"),
-    ({"station_id": STATION, "minutes": "nan"}, 422, "invalid_parameter"),
-    ({"station_id": STATION, "lon": 101.2, "lat": 42.5}, 422, "invalid_parameter"),
-    ({"lon": 101.2}, 422, "invalid_parameter"),
-    ({}, 422, "invalid_parameter"),
-    ({"station_id": "nope"}, 404, "station_not_found"),
-    ({"lon": "nan", "lat": 42.5}, 422, "invalid_coordinate"),
-    ({"lon": 10, "lat": 10}, 422, "outside_service_area"),
-    ({"station_id": STATION, "direction": "sideways"}, 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"station_id": STATION, "minutes": "5,10,15,20,25"}, 413, "request_too_large"),
+        ({"station_id": STATION, "minutes": "61"}, 413, "request_too_large"),
+        ({"station_id": STATION, "minutes": "five"}, 422, "invalid_parameter"),
+        ({"station_id": STATION, "minutes": "nan"}, 422, "invalid_parameter"),
+        ({"station_id": STATION, "lon": 101.2, "lat": 42.5}, 422, "invalid_parameter"),
+        ({"lon": 101.2}, 422, "invalid_parameter"),
+        ({}, 422, "invalid_parameter"),
+        ({"station_id": "nope"}, 404, "station_not_found"),
+        ({"lon": "nan", "lat": 42.5}, 422, "invalid_coordinate"),
+        ({"lon": 10, "lat": 10}, 422, "outside_service_area"),
+        ({"station_id": STATION, "direction": "sideways"}, 422, "invalid_request"),
+    ],
+)
 def test_isochrone_errors(client: TestClient, params, status: int, code: str) -> None:
     r = client.get("/v1/isochrones", params=params)
     assert (r.status_code, r.json()["code"]) == (status, code), r.json()
@@ -68,8 +78,9 @@ def test_isochrone_errors(client: TestClient, params, status: int, code: str) ->
 
 def test_coverage_of_a_league_has_banner_rows(client: TestClient, loc: Locator) -> None:
     league = "152900"  # Alxa
-    r = client.get("/v1/coverage", params={"kind": "driver_station", "region": league,
-                                            "lang": "zh"})
+    r = client.get(
+        "/v1/coverage", params={"kind": "driver_station", "region": league, "lang": "zh"}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     report = loc.coverage(kind="driver_station", region=league)
@@ -86,31 +97,35 @@ def test_coverage_of_a_league_has_banner_rows(client: TestClient, loc: Locator) 
 
 
 def test_coverage_of_a_port_and_a_bbox(client: TestClient, loc: Locator) -> None:
-    port = client.get("/v1/coverage", params={"kind": "outdoor_worker_post",
-                                               "region": "ceke", "minutes": 10}).json()
+    port = client.get(
+        "/v1/coverage", params={"kind": "outdoor_worker_post", "region": "ceke", "minutes": 10}
+    ).json()
     assert port["region"] == "ceke"
     assert 0 <= port["share"] <= 1
     assert port["minutes"] == 10
-    box = client.get("/v1/coverage", params={"kind": "outdoor_worker_post",
-                                              "region": "100.8,42.2,101.8,42.9"}).json()
+    box = client.get(
+        "/v1/coverage", params={"kind": "outdoor_worker_post", "region": "100.8,42.2,101.8,42.9"}
+    ).json()
     assert box["region"] == "bbox"
     assert box["covered_km"] <= box["road_km"]
 
 
-@pytest.mark.parametrize(("params", "status", "code"), [
-    ({"kind": "driver_station", "region": "999999"}, 404, "region_not_found"),
-    ({"kind": "driver_station", "minutes": 600}, 413, "request_too_large"),
-    ({"kind": "driver_station", "region": "1,2,3,nan"}, 422, "invalid_coordinate"),
-    ({"kind": "spa"}, 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"kind": "driver_station", "region": "999999"}, 404, "region_not_found"),
+        ({"kind": "driver_station", "minutes": 600}, 413, "request_too_large"),
+        ({"kind": "driver_station", "region": "1,2,3,nan"}, 422, "invalid_coordinate"),
+        ({"kind": "spa"}, 422, "invalid_request"),
+    ],
+)
 def test_coverage_errors(client: TestClient, params, status: int, code: str) -> None:
     r = client.get("/v1/coverage", params=params)
     assert (r.status_code, r.json()["code"]) == (status, code)
 
 
 def test_plan_sites_gives_decreasing_marginal_gains(client: TestClient) -> None:
-    r = client.post("/v1/plan/sites", json={"kind": "driver_station", "k": 3,
-                                            "region": "152500"})
+    r = client.post("/v1/plan/sites", json={"kind": "driver_station", "k": 3, "region": "152500"})
     assert r.status_code == 200, r.text
     body = r.json()
     feats = body["features"]
@@ -121,12 +136,15 @@ def test_plan_sites_gives_decreasing_marginal_gains(client: TestClient) -> None:
     assert body["covered_after"] == pytest.approx(body["covered_before"] + sum(gains), rel=1e-6)
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"kind": "driver_station", "k": 50}, 413, "request_too_large"),
-    ({"kind": "driver_station", "region": "nowhere"}, 404, "region_not_found"),
-    ({"kind": "driver_station", "minutes": "NaN"}, 422, "invalid_request"),
-    ({"k": 2}, 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"kind": "driver_station", "k": 50}, 413, "request_too_large"),
+        ({"kind": "driver_station", "region": "nowhere"}, 404, "region_not_found"),
+        ({"kind": "driver_station", "minutes": "NaN"}, 422, "invalid_request"),
+        ({"k": 2}, 422, "invalid_request"),
+    ],
+)
 def test_plan_errors(client: TestClient, body, status: int, code: str) -> None:
     r = client.post("/v1/plan/sites", json=body)
     assert (r.status_code, r.json()["code"]) == (status, code)
@@ -140,8 +158,12 @@ def test_ports_localised_with_etag(client: TestClient, loc: Locator) -> None:
     for f, p in zip(feats, loc.ports, strict=True):
         assert f["properties"]["name"] == (p.name.mn or p.name.ru or p.name.en)
         assert f["geometry"]["coordinates"] == [p.lon, p.lat]
-    assert client.get("/v1/ports", params={"lang": "mn"},
-                      headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    assert (
+        client.get(
+            "/v1/ports", params={"lang": "mn"}, headers={"If-None-Match": r.headers["etag"]}
+        ).status_code
+        == 304
+    )
 
 
 def test_regions_levels_parent_and_geometry(client: TestClient, loc: Locator) -> None:

@@ -12,11 +12,16 @@ from api.auth import KeyStore
 from locator_cli.main import main as cli_main
 
 NEW = {
-    "id": "test-new-post", "kind": "outdoor_worker_post",
+    "id": "test-new-post",
+    "kind": "outdoor_worker_post",
     "name": {"zh": "测试驿站", "en": "Test Post"},
-    "port_id": "erenhot", "lon": 111.9772, "lat": 43.6532,
-    "services": ["drinking_water", "toilet"], "source": "test",
-    "location_accuracy_m": 10, "location_approximate": False,
+    "port_id": "erenhot",
+    "lon": 111.9772,
+    "lat": 43.6532,
+    "services": ["drinking_water", "toilet"],
+    "source": "test",
+    "location_accuracy_m": 10,
+    "location_approximate": False,
 }
 
 
@@ -36,8 +41,9 @@ def test_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
 
 
 def test_cli_creates_a_key_the_server_accepts(writable_artifact: Path, capsys) -> None:
-    assert cli_main(["keys", "create", "--artifact", str(writable_artifact),
-                     "--name", "planner"]) == 0
+    assert (
+        cli_main(["keys", "create", "--artifact", str(writable_artifact), "--name", "planner"]) == 0
+    )
     key = capsys.readouterr().out.strip()
     from api.app import create_app
     from locator.config import Settings
@@ -51,15 +57,18 @@ def test_cli_creates_a_key_the_server_accepts(writable_artifact: Path, capsys) -
 
 
 def test_writes_need_a_valid_key(writer: TestClient) -> None:
-    for method, url, body in (("POST", "/v1/stations", NEW),
-                              ("PATCH", "/v1/stations/ck-driver-home", {"notes": "x"}),
-                              ("DELETE", "/v1/stations/ck-driver-home", None),
-                              ("GET", "/v1/admin/audit", None)):
+    for method, url, body in (
+        ("POST", "/v1/stations", NEW),
+        ("PATCH", "/v1/stations/ck-driver-home", {"notes": "x"}),
+        ("DELETE", "/v1/stations/ck-driver-home", None),
+        ("GET", "/v1/admin/audit", None),
+    ):
         missing = writer.request(method, url, json=body)
         assert (missing.status_code, missing.json()["code"]) == (401, "api_key_missing")
         assert "WWW-Authenticate" in missing.headers
-        wrong = writer.request(method, url, json=body, headers={"X-API-Key": "lk_1234abcd_" +
-                                                                "x" * 43})
+        wrong = writer.request(
+            method, url, json=body, headers={"X-API-Key": "lk_1234abcd_" + "x" * 43}
+        )
         assert (wrong.status_code, wrong.json()["code"]) == (403, "api_key_invalid")
         assert wrong.headers["x-frame-options"] == "DENY"
     assert writer.get("/v1/stations/ck-driver-home").status_code == 200  # nothing changed
@@ -67,8 +76,7 @@ def test_writes_need_a_valid_key(writer: TestClient) -> None:
 
 def test_add_patch_delete_are_seen_by_the_next_query(writer: TestClient) -> None:
     key = {"X-API-Key": writer.key}  # type: ignore[attr-defined]
-    where = {"lon": NEW["lon"] + 0.001, "lat": NEW["lat"] + 0.001,
-             "kind": "outdoor_worker_post"}
+    where = {"lon": NEW["lon"] + 0.001, "lat": NEW["lat"] + 0.001, "kind": "outdoor_worker_post"}
     before = writer.get("/v1/nearest", params=where).json()["features"][0]
 
     r = writer.post("/v1/stations", json=NEW, headers=key)
@@ -87,16 +95,20 @@ def test_add_patch_delete_are_seen_by_the_next_query(writer: TestClient) -> None
 
     # move it far away (to Ceke): the nearest answer and the circles change at once
     far = writer.get("/v1/stations/ck-driver-home").json()["geometry"]["coordinates"]
-    moved = writer.patch("/v1/stations/test-new-post", headers=key,
-                         json={"lon": far[0], "lat": far[1], "name": {"ru": "Тест"},
-                               "notes": None})
+    moved = writer.patch(
+        "/v1/stations/test-new-post",
+        headers=key,
+        json={"lon": far[0], "lat": far[1], "name": {"ru": "Тест"}, "notes": None},
+    )
     assert moved.status_code == 200, moved.text
     props = moved.json()["properties"]
     assert props["names"] == {"zh": "测试驿站", "en": "Test Post", "ru": "Тест"}
     assert moved.json()["geometry"]["coordinates"] == far
     again = writer.get("/v1/nearest", params=where).json()["features"][0]
-    assert again["id"] != "test-new-post" or again["properties"]["duration_s"] > \
-        after["properties"]["duration_s"]
+    assert (
+        again["id"] != "test-new-post"
+        or again["properties"]["duration_s"] > after["properties"]["duration_s"]
+    )
     new_circles = writer.get("/v1/isochrones", params={"station_id": "test-new-post"})
     assert new_circles.content != circles.content
 
@@ -108,8 +120,9 @@ def test_add_patch_delete_are_seen_by_the_next_query(writer: TestClient) -> None
     again_gone = writer.delete("/v1/stations/test-new-post", headers=key)
     assert (again_gone.status_code, again_gone.json()["code"]) == (404, "station_not_found")
 
-    audit = writer.get("/v1/admin/audit", params={"station_id": "test-new-post"},
-                       headers=key).json()["entries"]
+    audit = writer.get(
+        "/v1/admin/audit", params={"station_id": "test-new-post"}, headers=key
+    ).json()["entries"]
     assert [e["action"] for e in audit] == ["delete", "update", "add"]
     assert all(e["actor"] == "api-key:tests" for e in audit)
     update = audit[1]
@@ -117,23 +130,38 @@ def test_add_patch_delete_are_seen_by_the_next_query(writer: TestClient) -> None
     assert update["after"]["lon"] == far[0]
 
 
-@pytest.mark.parametrize(("method", "url", "body", "status", "code"), [
-    ("POST", "/v1/stations", {**NEW, "lon": "nan"}, 422, "invalid_request"),
-    ("POST", "/v1/stations", {**NEW, "lon": 10.0, "lat": 10.0}, 422, "outside_service_area"),
-    ("POST", "/v1/stations", {**NEW, "opening_hours": "whenever"}, 422, "invalid_request"),
-    ("POST", "/v1/stations", {**NEW, "id": "Bad Id"}, 422, "invalid_request"),
-    ("PATCH", "/v1/stations/ck-driver-home", {"lon": None}, 422, "invalid_coordinate"),
-    ("PATCH", "/v1/stations/ck-driver-home", {"opening_hours": "never ever"}, 422,
-     "invalid_stations"),
-    ("PATCH", "/v1/stations/ck-driver-home", {"id": "other"}, 422, "invalid_request"),
-    ("PATCH", "/v1/stations/ck-driver-home", {"name": {"xx": "?"}}, 422, "invalid_stations"),
-    ("PATCH", "/v1/stations/nope", {"notes": "x"}, 404, "station_not_found"),
-])
-def test_bad_writes(writer: TestClient, method: str, url: str, body, status: int,
-                    code: str) -> None:
-    r = writer.request(method, url, content=json.dumps(body),
-                       headers={"X-API-Key": writer.key,  # type: ignore[attr-defined]
-                                "Content-Type": "application/json"})
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status", "code"),
+    [
+        ("POST", "/v1/stations", {**NEW, "lon": "nan"}, 422, "invalid_request"),
+        ("POST", "/v1/stations", {**NEW, "lon": 10.0, "lat": 10.0}, 422, "outside_service_area"),
+        ("POST", "/v1/stations", {**NEW, "opening_hours": "whenever"}, 422, "invalid_request"),
+        ("POST", "/v1/stations", {**NEW, "id": "Bad Id"}, 422, "invalid_request"),
+        ("PATCH", "/v1/stations/ck-driver-home", {"lon": None}, 422, "invalid_coordinate"),
+        (
+            "PATCH",
+            "/v1/stations/ck-driver-home",
+            {"opening_hours": "never ever"},
+            422,
+            "invalid_stations",
+        ),
+        ("PATCH", "/v1/stations/ck-driver-home", {"id": "other"}, 422, "invalid_request"),
+        ("PATCH", "/v1/stations/ck-driver-home", {"name": {"xx": "?"}}, 422, "invalid_stations"),
+        ("PATCH", "/v1/stations/nope", {"notes": "x"}, 404, "station_not_found"),
+    ],
+)
+def test_bad_writes(
+    writer: TestClient, method: str, url: str, body, status: int, code: str
+) -> None:
+    r = writer.request(
+        method,
+        url,
+        content=json.dumps(body),
+        headers={
+            "X-API-Key": writer.key,  # type: ignore[attr-defined]
+            "Content-Type": "application/json",
+        },
+    )
     assert (r.status_code, r.json()["code"]) == (status, code), r.json()
 
 
@@ -141,9 +169,12 @@ def test_write_in_gcj02_is_stored_in_wgs84(writer: TestClient) -> None:
     from locator.datum import wgs84_to_gcj02
 
     g = wgs84_to_gcj02(NEW["lon"], NEW["lat"], inside=True)
-    r = writer.post("/v1/stations", params={"crs": "gcj02"},
-                    json={**NEW, "lon": g[0], "lat": g[1]},
-                    headers={"X-API-Key": writer.key})  # type: ignore[attr-defined]
+    r = writer.post(
+        "/v1/stations",
+        params={"crs": "gcj02"},
+        json={**NEW, "lon": g[0], "lat": g[1]},
+        headers={"X-API-Key": writer.key},
+    )  # type: ignore[attr-defined]
     assert r.status_code == 201
     lon, lat = r.json()["geometry"]["coordinates"]
     assert lon == pytest.approx(NEW["lon"], abs=1e-6)

@@ -36,8 +36,7 @@ def test_token_bucket_refills_at_its_rate() -> None:
 
 
 def test_rate_limit_answers_429_with_headers(api_artifact: Path) -> None:
-    app = create_app(Settings(artifact_dir=api_artifact, rate_limit_burst=3,
-                              rate_limit_per_s=0.01))
+    app = create_app(Settings(artifact_dir=api_artifact, rate_limit_burst=3, rate_limit_per_s=0.01))
     with TestClient(app) as c:
         seen = [c.get("/v1/ports") for _ in range(4)]
         assert [r.status_code for r in seen] == [200, 200, 200, 429]
@@ -56,11 +55,15 @@ def test_cors_open_for_reads_only(client: TestClient) -> None:
     exposed = r.headers["access-control-expose-headers"].lower()
     assert "etag" in exposed
     assert "ratelimit-remaining" in exposed
-    pre = client.options("/v1/stations", headers={
-        "Origin": "https://example.org", "Access-Control-Request-Method": "GET"})
+    pre = client.options(
+        "/v1/stations",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET"},
+    )
     assert pre.status_code == 200
-    post = client.options("/v1/stations", headers={
-        "Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    post = client.options(
+        "/v1/stations",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+    )
     assert post.status_code == 400
     assert "x-frame-options" not in r.headers  # reads may be embedded
 
@@ -71,18 +74,21 @@ def test_admin_reads_refuse_framing(client: TestClient) -> None:
     assert r.headers["x-frame-options"] == "DENY"
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (None, None),
-    ("", None),
-    ("zh-CN,zh;q=0.9,en;q=0.8", Lang.zh),
-    ("fr-FR, ru;q=0.5, en;q=0.7", Lang.en),
-    ("mn-Cyrl-MN", Lang.mn),
-    ("de, *;q=0.1", Lang.en),
-    ("en;q=0, ru", Lang.ru),
-    ("ru;q=abc, mn;q=0.2", Lang.mn),
-    (";;;,,,q=1", None),
-    ("ru;q=nan", None),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("zh-CN,zh;q=0.9,en;q=0.8", Lang.zh),
+        ("fr-FR, ru;q=0.5, en;q=0.7", Lang.en),
+        ("mn-Cyrl-MN", Lang.mn),
+        ("de, *;q=0.1", Lang.en),
+        ("en;q=0, ru", Lang.ru),
+        ("ru;q=abc, mn;q=0.2", Lang.mn),
+        (";;;,,,q=1", None),
+        ("ru;q=nan", None),
+    ],
+)
 def test_accept_language_parsing(header: str | None, expected: Lang | None) -> None:
     assert parse_accept_language(header) == expected
 

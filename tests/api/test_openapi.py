@@ -36,8 +36,9 @@ def _api_routes(app: FastAPI) -> list[tuple[str, set[str], str | None, object]]:
     for route in app.routes:
         if isinstance(route, APIRoute):
             if route.include_in_schema:
-                out.append((route.path_format, set(route.methods), route.summary,
-                            route.response_model))
+                out.append(
+                    (route.path_format, set(route.methods), route.summary, route.response_model)
+                )
             continue
         contexts = getattr(route, "effective_route_contexts", None)
         for ctx in contexts() if callable(contexts) else []:
@@ -78,10 +79,23 @@ def test_every_error_code_is_documented(client: TestClient) -> None:
     """docs/api.md lists every stable code the API can send (like datasette's settings test)."""
     text = DOCS.read_text("utf-8")
     codes = {
-        "invalid_coordinate", "invalid_request", "invalid_parameter", "outside_service_area",
-        "no_road_nearby", "no_route", "request_too_large", "station_not_found",
-        "port_not_found", "region_not_found", "invalid_stations", "invalid_opening_hours",
-        "api_key_missing", "api_key_invalid", "station_exists", "rate_limited", "not_found",
+        "invalid_coordinate",
+        "invalid_request",
+        "invalid_parameter",
+        "outside_service_area",
+        "no_road_nearby",
+        "no_route",
+        "request_too_large",
+        "station_not_found",
+        "port_not_found",
+        "region_not_found",
+        "invalid_stations",
+        "invalid_opening_hours",
+        "api_key_missing",
+        "api_key_invalid",
+        "station_exists",
+        "rate_limited",
+        "not_found",
         "method_not_allowed",
     }
     documented = set(re.findall(r"`([a-z_]+)`", text))
@@ -107,19 +121,27 @@ def test_app_honours_its_openapi(client: TestClient) -> None:
         operation = result.ok()
         operations += 1
 
-        strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE) | \
-            operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+        strategy = operation.as_strategy(
+            generation_mode=GenerationMode.POSITIVE
+        ) | operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
 
         @given(case=strategy)
-        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=12,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=[
-                checks.not_a_server_error,
-                checks.status_code_conformance,
-                checks.content_type_conformance,
-                checks.response_schema_conformance,
-            ])
+            case.call_and_validate(
+                checks=[
+                    checks.not_a_server_error,
+                    checks.status_code_conformance,
+                    checks.content_type_conformance,
+                    checks.response_schema_conformance,
+                ]
+            )
 
         try:
             run()

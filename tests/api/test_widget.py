@@ -35,8 +35,13 @@ def test_widget_page_is_html_with_a_same_origin_only_policy(client: TestClient) 
     assert "default-src 'self'" in WIDGET_CSP and "frame-ancestors" not in WIDGET_CSP
     assert "x-frame-options" not in r.headers  # meant for an iframe
     html = r.text
-    for ref in ("static/vendor/leaflet/leaflet.js", "static/vendor/leaflet/leaflet.css",
-                "static/widget.js", "static/widget.css", "widget/fonts.css"):
+    for ref in (
+        "static/vendor/leaflet/leaflet.js",
+        "static/vendor/leaflet/leaflet.css",
+        "static/widget.js",
+        "static/widget.css",
+        "widget/fonts.css",
+    ):
         assert ref in html
     assert client.head("/widget").status_code == 200
 
@@ -71,11 +76,17 @@ def test_static_files_and_vendored_leaflet_are_served(client: TestClient) -> Non
 
 
 def test_our_pages_scripts_and_styles_name_no_other_host() -> None:
-    for name in ("widget.html", "widget.js", "widget.css", "widget-demo.html",
-                 "widget-demo.js", "widget-demo.css"):
+    for name in (
+        "widget.html",
+        "widget.js",
+        "widget.css",
+        "widget-demo.html",
+        "widget-demo.js",
+        "widget-demo.css",
+    ):
         text = (STATIC_DIR / name).read_text("utf-8")
         assert not EXTERNAL_URL.search(text), name
-        assert "fetch(\"http" not in text and "import(" not in text, name
+        assert 'fetch("http' not in text and "import(" not in text, name
 
 
 # ----------------------------------------------------------------------------- fonts
@@ -224,13 +235,13 @@ def test_basemap_circles_match_the_isochrones_of_each_station(
 
 
 def test_basemap_circles_nest_and_filter_by_kind(client: TestClient, loc: Locator) -> None:
-    fc = client.get("/v1/basemap/circles",
-                    params={"minutes": "5,15", "kind": "worker_home"}).json()
+    fc = client.get("/v1/basemap/circles", params={"minutes": "5,15", "kind": "worker_home"}).json()
     by_station: dict[str, dict[float, shapely.Geometry]] = {}
     for f in fc["features"]:
         assert f["properties"]["kind"] == "worker_home"
         by_station.setdefault(f["properties"]["station_id"], {})[f["properties"]["minutes"]] = (
-            shape(f["geometry"]))
+            shape(f["geometry"])
+        )
     homes = [s.id for s in loc.stations() if s.kind == StationKind.worker_home]
     assert set(by_station) <= set(homes) and len(by_station) >= len(homes) - 1
     for rings in by_station.values():
@@ -238,11 +249,17 @@ def test_basemap_circles_nest_and_filter_by_kind(client: TestClient, loc: Locato
             assert rings[15.0].buffer(1e-4).contains(rings[5.0])
 
 
-@pytest.mark.parametrize(("minutes", "status", "code"), [
-    ("0", 413, "request_too_large"), ("999", 413, "request_too_large"),
-    ("1,2,3,4,5,6", 413, "request_too_large"), ("x", 422, "invalid_parameter"),
-    ("", 422, "invalid_parameter"), ("inf", 422, "invalid_parameter"),
-])
+@pytest.mark.parametrize(
+    ("minutes", "status", "code"),
+    [
+        ("0", 413, "request_too_large"),
+        ("999", 413, "request_too_large"),
+        ("1,2,3,4,5,6", 413, "request_too_large"),
+        ("x", 422, "invalid_parameter"),
+        ("", 422, "invalid_parameter"),
+        ("inf", 422, "invalid_parameter"),
+    ],
+)
 def test_basemap_circles_errors(client: TestClient, minutes: str, status: int, code: str) -> None:
     r = client.get("/v1/basemap/circles", params={"minutes": minutes})
     assert r.status_code == status
@@ -256,9 +273,15 @@ def test_basemap_circles_follow_station_edits(writable_artifact: Path) -> None:
         before = c.get("/v1/basemap/circles").json()
         ids = {f["properties"]["station_id"] for f in before["features"]}
         base = loc.station("erl-driver-home-01")
-        new = Station(id="erl-widget-test", kind=StationKind.outdoor_worker_post,
-                      name=LocalizedName(en="Widget test post"), lon=base.lon + 0.01,
-                      lat=base.lat, source="test", location_accuracy_m=100)
+        new = Station(
+            id="erl-widget-test",
+            kind=StationKind.outdoor_worker_post,
+            name=LocalizedName(en="Widget test post"),
+            lon=base.lon + 0.01,
+            lat=base.lat,
+            source="test",
+            location_accuracy_m=100,
+        )
         loc.add_station(new, actor="test")
         after = c.get("/v1/basemap/circles").json()
         assert {f["properties"]["station_id"] for f in after["features"]} == ids | {new.id}

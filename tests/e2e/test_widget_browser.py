@@ -38,8 +38,14 @@ from locator.stations import LocalizedName, Station, StationKind
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1000, "height": 640}
 MANZHOULI_VIEW = (117.48, 49.59, 11)  # center lon, lat, zoom of the main scenario
@@ -52,12 +58,16 @@ def _need_browser() -> tuple[Any, str]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the widget browser test needs the Python package 'playwright' "
-                    "(pip install playwright; do NOT run 'playwright install')")
+        pytest.fail(
+            "the widget browser test needs the Python package 'playwright' "
+            "(pip install playwright; do NOT run 'playwright install')"
+        )
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("the widget browser test needs Debian's Chromium: "
-                    "apt-get install -y chromium fonts-noto-core fonts-noto-cjk")
+        pytest.fail(
+            "the widget browser test needs Debian's Chromium: "
+            "apt-get install -y chromium fonts-noto-core fonts-noto-cjk"
+        )
     return sync_playwright, path
 
 
@@ -117,20 +127,27 @@ def browser() -> Iterator[Browser]:
 
 def _assert_only_own_host(requests: list[str], host: str) -> None:
     assert requests, "no request was recorded"
-    foreign = [u for u in requests
-               if urlsplit(u).scheme not in ("data", "about", "blob")
-               and urlsplit(u).netloc != host]
+    foreign = [
+        u
+        for u in requests
+        if urlsplit(u).scheme not in ("data", "about", "blob") and urlsplit(u).netloc != host
+    ]
     assert not foreign, f"requests to other hosts: {foreign}"
 
 
-def _container_point(lon: float, lat: float, view: tuple[float, float, int],
-                     size: tuple[int, int]) -> tuple[float, float]:
+def _container_point(
+    lon: float, lat: float, view: tuple[float, float, int], size: tuple[int, int]
+) -> tuple[float, float]:
     """Pixel of (lon, lat) in a Leaflet map of ``size`` centred on ``view`` (Web Mercator)."""
+
     def project(x: float, y: float) -> tuple[float, float]:
         scale = 256 * 2 ** view[2]
         phi = math.radians(y)
-        return ((x + 180) / 360 * scale,
-                (1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * scale)
+        return (
+            (x + 180) / 360 * scale,
+            (1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * scale,
+        )
+
     cx, cy = project(view[0], view[1])
     px, py = project(lon, lat)
     return size[0] / 2 + px - cx, size[1] / 2 + py - cy
@@ -173,16 +190,23 @@ def test_widget_draws_stations_circles_and_a_clicked_route(
     for kind in StationKind:  # one icon per kind
         n = sum(s.kind == kind for s in stations)
         assert page.locator(f".locator-station.locator-kind-{kind.value} svg").count() == n
-    with_circle = [s for s in stations
-                   if not next(c for c in server.loc.isochrones(station_id=s.id)
-                               if c.minutes == 15).polygon.is_empty]
+    with_circle = [
+        s
+        for s in stations
+        if not next(
+            c for c in server.loc.isochrones(station_id=s.id) if c.minutes == 15
+        ).polygon.is_empty
+    ]
     circles = page.locator("svg path.locator-circle-15")
     assert circles.count() == len(with_circle) > 0
     # Leaflet clips paths to the view: the circles of stations in view have real outlines
     size = (VIEWPORT["width"], VIEWPORT["height"])
-    in_view = [s for s in with_circle
-               if 0 <= _container_point(s.lon, s.lat, MANZHOULI_VIEW, size)[0] <= size[0]
-               and 0 <= _container_point(s.lon, s.lat, MANZHOULI_VIEW, size)[1] <= size[1]]
+    in_view = [
+        s
+        for s in with_circle
+        if 0 <= _container_point(s.lon, s.lat, MANZHOULI_VIEW, size)[0] <= size[0]
+        and 0 <= _container_point(s.lon, s.lat, MANZHOULI_VIEW, size)[1] <= size[1]
+    ]
     outlines = circles.evaluate_all("ps => ps.map(p => (p.getAttribute('d') || '').length)")
     assert sum(n > 50 for n in outlines) >= len(in_view) > 5
     assert page.locator(".leaflet-locator-roads-pane canvas").count() == 1
@@ -237,9 +261,13 @@ def test_embedded_widget_posts_messages_to_the_host_page(
 
     # a station alone at its position (so its marker is the one under the pointer)
     positions = [(s.lon, s.lat) for s in server.loc.stations()]
-    lone = next(s for s in server.loc.stations()
-                if positions.count((s.lon, s.lat)) == 1 and abs(s.lon - lon0) < 0.2
-                and abs(s.lat - lat0) < 0.1)
+    lone = next(
+        s
+        for s in server.loc.stations()
+        if positions.count((s.lon, s.lat)) == 1
+        and abs(s.lon - lon0) < 0.2
+        and abs(s.lat - lat0) < 0.1
+    )
     frame.locator(f'[data-station-id="{lone.id}"]').click()
     page.wait_for_selector('#messages li[data-type="station-selected"]', timeout=WAIT_MS)
     msg = json.loads(page.locator('#messages li[data-type="station-selected"]').first.inner_text())
@@ -271,13 +299,15 @@ def test_locate_me_finds_the_nearest_station_in_russian(
 ) -> None:
     browser.requests.clear()
     lon, lat = _road_point_east_of_manzhouli(server.loc)
-    ctx = browser.context(geolocation={"longitude": lon, "latitude": lat},
-                          permissions=["geolocation"])
+    ctx = browser.context(
+        geolocation={"longitude": lon, "latitude": lat}, permissions=["geolocation"]
+    )
     page = ctx.new_page()
     page.goto(f"{server.base}/widget?lang=ru&kind=driver_station&circles=0")
     page.wait_for_function("() => document.body.dataset.stations", timeout=WAIT_MS)
     assert page.locator(".locator-station").count() == sum(
-        s.kind == StationKind.driver_station for s in server.loc.stations())
+        s.kind == StationKind.driver_station for s in server.loc.stations()
+    )
     assert page.locator("svg path.locator-circle").count() == 0
     page.locator("#locator-locate").click()
     page.wait_for_function("() => document.body.dataset.nearest === 'done'", timeout=WAIT_MS)
@@ -295,9 +325,13 @@ def test_traditional_mongolian_names_are_vertical_in_the_served_noto_font(
 ) -> None:
     base = server.loc.station("erl-driver-home-01")
     station = Station(
-        id="erl-widget-mong", kind=StationKind.driver_station,
+        id="erl-widget-mong",
+        kind=StationKind.driver_station,
         name=LocalizedName(en="Widget test station", mn="Тест буудал", mn_mong=MONGOLIAN_TEST_NAME),
-        lon=base.lon, lat=base.lat, source="widget browser test", location_accuracy_m=100,
+        lon=base.lon,
+        lat=base.lat,
+        source="widget browser test",
+        location_accuracy_m=100,
     )
     server.loc.add_station(station, actor="widget-test")
     try:
@@ -305,8 +339,14 @@ def test_traditional_mongolian_names_are_vertical_in_the_served_noto_font(
         ctx = browser.context()
         page = ctx.new_page()
         font_responses: list[int] = []
-        page.on("response", lambda r: font_responses.append(r.status)
-                if r.url.endswith("/widget/fonts/NotoSansMongolian-Regular.ttf") else None)
+        page.on(
+            "response",
+            lambda r: (
+                font_responses.append(r.status)
+                if r.url.endswith("/widget/fonts/NotoSansMongolian-Regular.ttf")
+                else None
+            ),
+        )
         page.goto(f"{server.base}/widget?lang=mn-Mong&station={station.id}&circles=0")
         vertical = page.locator("#locator-result-mong")
         vertical.wait_for(state="visible", timeout=WAIT_MS)
@@ -314,7 +354,8 @@ def test_traditional_mongolian_names_are_vertical_in_the_served_noto_font(
         assert page.locator("#locator-result-name").inner_text() == "Тест буудал"
         assert vertical.evaluate("e => getComputedStyle(e).writingMode") == "vertical-lr"
         page.wait_for_function(
-            "() => document.fonts.check('16px \"Locator Mongolian\"', '\u182e')", timeout=WAIT_MS)
+            "() => document.fonts.check('16px \"Locator Mongolian\"', '\u182e')", timeout=WAIT_MS
+        )
         box = vertical.bounding_box()
         assert box is not None and box["height"] > box["width"]  # written top to bottom
         assert font_responses == [200], "the Noto Mongolian font was not served by the app"
