@@ -840,20 +840,58 @@ def nearest_k(
         Fastest first; fewer than ``k`` (possibly none) when not enough are reachable.
     """
     cand = _check_k_mask(k, mask, targets)
+    # Iterative deepening: a search bounded by L finds every station within L exactly, so
+    # once k candidates lie within L they are the k nearest; otherwise widen L (x4) until
+    # the budget is reached or the search has exhausted the point's component. Cost then
+    # follows the k-th station's distance rather than the network's size.
+    n_cand = int(cand.sum())
+    limit = min(_FIRST_LIMIT_S, max_time_s)
+    while True:
+        found, exhausted = _nearest_k_within(
+            engine, targets, snap, k=k, cand=cand, limit_s=limit, budget_s=max_time_s
+        )
+        if len(found) >= min(k, n_cand) or exhausted or limit >= max_time_s:
+            return found
+        limit = min(limit * 4.0, max_time_s)
+
+
+#: First search radius of :func:`nearest_k` (seconds of travel); widened x4 as needed.
+_FIRST_LIMIT_S = 1800.0
+
+
+def _nearest_k_within(
+    engine: RoutingEngine,
+    targets: StationTargets,
+    snap: Snap,
+    *,
+    k: int,
+    cand: BoolArray,
+    limit_s: float,
+    budget_s: float,
+) -> tuple[list[NearestResult], bool]:
+    """:func:`nearest_k` with the search bounded by ``limit_s``; also whether the search
+    explored the point's whole component (then stations up to ``budget_s`` count)."""
     mode = targets.mode
     n_st = len(targets.snaps)
     starts = engine.options(snap, mode, "from")
     times = np.full((n_st, 2), np.inf)
     search: SearchResult | None = None
+    exhausted = True
     if starts:
         search = multi_source_dijkstra(
             engine.mode_graph(mode),
             np.array([o.node for o in starts], dtype=np.int64),
             np.array([o.cost_s for o in starts], dtype=float),
-            limit_s=max_time_s,
+            limit_s=limit_s,
+        )
+        reached = search.time_s[np.isfinite(search.time_s)]
+        # a node beyond the bound would have a reached predecessor within one edge of it
+        exhausted = not np.isfinite(limit_s) or (
+            reached.size > 0 and float(reached.max()) + _max_edge_time(engine, mode) < limit_s
         )
         node_t = np.append(search.time_s, np.inf)  # index -1 -> inf
         times = node_t[targets.node] + targets.cost_s
+    max_time_s = budget_s if exhausted else limit_s
     slot = np.argmin(times, axis=1)
     best = times[np.arange(n_st), slot]
     direct = _same_edge_times(engine, targets, snap, best)
@@ -880,4 +918,14 @@ def nearest_k(
                 end=end,
             )
         out.append(NearestResult(i, r.duration_s, r))
-    return out
+    return out, exhausted
+
+
+def _max_edge_time(engine: RoutingEngine, mode: str) -> float:
+    """The longest single-edge travel time of ``mode`` (cached on the engine)."""
+    cache: dict[str, float] = engine.__dict__.setdefault("_max_edge_time_s", {})
+    if mode not in cache:
+        g = engine.graph
+        allowed = g.edge_allowed[mode]
+        cache[mode] = float(g.edge_time_s[mode][allowed].max()) if allowed.any() else 0.0
+    return cache[mode]

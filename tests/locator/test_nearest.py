@@ -179,7 +179,7 @@ def test_forest_and_edits_match_networkx(
     _check_forest(g, mode, forest, points, _reference_times(g, mode, points, stations))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     rows=st.integers(2, 5),
     cols=st.integers(2, 5),
@@ -188,11 +188,22 @@ def test_forest_and_edits_match_networkx(
     k=st.integers(1, 4),
     mode=st.sampled_from(["car", "truck", "walk"]),
     budget=st.sampled_from([np.inf, 60.0, 200.0]),
+    # 3 km edges make walks of hours: the iterative deepening of nearest_k's search
+    # (first bound 30 min, widened x4) is exercised several rounds deep
+    spacing_m=st.sampled_from([600.0, 3000.0]),
 )
 def test_nearest_k_matches_networkx(
-    *, rows: int, cols: int, seed: int, n_stations: int, k: int, mode: str, budget: float
+    *,
+    rows: int,
+    cols: int,
+    seed: int,
+    n_stations: int,
+    k: int,
+    mode: str,
+    budget: float,
+    spacing_m: float,
 ) -> None:
-    g = random_grid(rows, cols, seed, spacing_m=600.0)
+    g = random_grid(rows, cols, seed, spacing_m=spacing_m)
     rng = np.random.default_rng(seed)
     idx, eng = _setup(g)
     lon, lat = random_lonlat(g, rng, n_stations + 5, pad_m=50.0)
