@@ -369,7 +369,7 @@ def _precompute(tmp: Path, graph: RoadGraph, progress: bool) -> dict[str, Any]:
     forests = compute_forests(routing, index, stations, modes=graph.modes, max_snap_m=max_snap_m)
     save_forests(tmp / FORESTS_FILE, forests, fingerprint)
     forest_s = time.perf_counter() - started
-    engine = IsochroneEngine(graph)
+    engine = IsochroneEngine.sharing(index)
     n_circles = 0
     for mode in tqdm(
         graph.modes, desc="circles", unit="mode", disable=not progress, file=sys.stderr, leave=False

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from locator.graph import RoadGraph
 from locator.projection import REGIONAL_CRS, Projector
@@ -68,16 +69,44 @@ def load_regional_graph(
         v0 = data["edge_v"].astype(np.int32)
         length0 = data["edge_length_m"].astype(np.float64)
         meta = json.loads(str(data["meta"]))
+    graph = two_way_graph(
+        lon,
+        lat,
+        u0,
+        v0,
+        length0,
+        speeds_kph={"truck": speeds.truck_kph, "car": speeds.car_kph},
+        crs=REGIONAL_CRS,
+        extra={"source": meta},
+    )
+    log.info("regional network: %d nodes, %d directed edges", graph.n_nodes, graph.n_edges)
+    return graph
+
+
+def two_way_graph(
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    u0: npt.ArrayLike,
+    v0: npt.ArrayLike,
+    length_m: npt.ArrayLike,
+    *,
+    speeds_kph: dict[str, float],
+    crs: str,
+    extra: dict[str, Any],
+) -> RoadGraph:
+    """A :class:`RoadGraph` from undirected straight roads with uniform speeds per mode.
+
+    Every road ``u0[i] -- v0[i]`` becomes two directed edges (forward block, then reverse
+    block); no road classes, names or one-way rules (the scgraph-data graphs have none).
+    """
+    u0 = np.asarray(u0, dtype=np.int32)
+    v0 = np.asarray(v0, dtype=np.int32)
+    length0 = np.asarray(length_m, dtype=np.float64)
     u = np.concatenate([u0, v0])
     v = np.concatenate([v0, u0])
     length = np.concatenate([length0, length0])
     e = u.shape[0]
-    x, y = Projector(REGIONAL_CRS).forward(lon, lat)
-    allowed = {"truck": np.ones(e, dtype=bool), "car": np.ones(e, dtype=bool)}
-    times = {
-        "truck": length / (speeds.truck_kph / 3.6),
-        "car": length / (speeds.car_kph / 3.6),
-    }
+    x, y = Projector(crs).forward(lon, lat)
     graph = RoadGraph(
         node_lon=lon,
         node_lat=lat,
@@ -92,15 +121,14 @@ def load_regional_graph(
         geom_offsets=np.arange(0, 2 * e + 1, 2, dtype=np.int64),
         geom_lon=np.column_stack((lon[u], lon[v])).ravel(),
         geom_lat=np.column_stack((lat[u], lat[v])).ravel(),
-        edge_allowed=allowed,
-        edge_time_s=times,
-        crs=REGIONAL_CRS,
+        edge_allowed={m: np.ones(e, dtype=bool) for m in speeds_kph},
+        edge_time_s={m: length / (kph / 3.6) for m, kph in speeds_kph.items()},
+        crs=crs,
         network_kind="regional",
         highway_classes=[],
         names=[],
-        speeds_kph={"truck": speeds.truck_kph, "car": speeds.car_kph, "by_class": False},
-        extra={"source": meta},
+        speeds_kph={**speeds_kph, "by_class": False},
+        extra=extra,
     )
     graph.validate()
-    log.info("regional network: %d nodes, %d directed edges", graph.n_nodes, graph.n_edges)
     return graph

@@ -8,7 +8,7 @@ includes both end nodes).
 
 File layout inside an artifact directory::
 
-    graph.npz         numeric arrays (see ``_ARRAYS``)
+    graph.npz         numeric arrays (see ``ARRAY_FIELDS``)
     graph_meta.json   modes, CRS, highway classes, street names, network kind
 """
 
@@ -33,7 +33,7 @@ BoolArray = npt.NDArray[np.bool_]
 GRAPH_FORMAT_VERSION = 1
 MODES = ("truck", "car", "walk")
 
-_ARRAYS = (
+ARRAY_FIELDS = (
     "node_lon",
     "node_lat",
     "node_x",
@@ -129,21 +129,12 @@ class RoadGraph:
     def csr(self, mode: str, *, reverse: bool = False) -> sparse.csr_matrix:
         """Weighted adjacency (seconds) for ``mode``; ``reverse`` transposes it.
 
-        Parallel edges keep their minimum weight. Zero-length edges get a tiny positive
-        weight because scipy's sparse graphs treat explicit zeros as missing edges.
+        The matrix of :class:`locator.search.ModeGraph` (parallel edges keep their
+        minimum weight), for callers that need only the matrix.
         """
-        mask = self.edge_allowed[mode]
-        u = self.edge_u[mask]
-        v = self.edge_v[mask]
-        w = np.maximum(self.edge_time_s[mode][mask], 1e-9)
-        if reverse:
-            u, v = v, u
-        order = np.lexsort((w, v, u))
-        u, v, w = u[order], v[order], w[order]
-        keep = np.ones(u.shape[0], dtype=bool)
-        keep[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        n = self.n_nodes
-        return sparse.csr_matrix((w[keep], (u[keep], v[keep])), shape=(n, n))
+        from locator.search import ModeGraph  # search builds on this module
+
+        return ModeGraph(self, mode, reverse=reverse).matrix
 
     def validate(self) -> None:
         """Check array shapes and value ranges; raise :class:`ArtifactError`."""
@@ -188,7 +179,7 @@ class RoadGraph:
     def save(self, directory: Path) -> None:
         """Write ``graph.npz`` and ``graph_meta.json`` into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, npt.NDArray[Any]] = {name: getattr(self, name) for name in _ARRAYS}
+        arrays: dict[str, npt.NDArray[Any]] = {name: getattr(self, name) for name in ARRAY_FIELDS}
         for mode in self.edge_allowed:
             arrays[f"allowed_{mode}"] = self.edge_allowed[mode]
             arrays[f"time_s_{mode}"] = self.edge_time_s[mode]
@@ -219,7 +210,7 @@ class RoadGraph:
                 f"graph format {meta.get('format_version')} in {directory}; "
                 f"this version reads {GRAPH_FORMAT_VERSION}; rebuild the artifact"
             )
-        missing = [a for a in _ARRAYS if a not in arrays]
+        missing = [a for a in ARRAY_FIELDS if a not in arrays]
         modes = list(meta.get("modes", []))
         missing += [
             f"{p}_{m}" for m in modes for p in ("allowed", "time_s") if f"{p}_{m}" not in arrays
@@ -227,7 +218,7 @@ class RoadGraph:
         if missing:
             raise ArtifactError(f"graph in {directory} lacks arrays: {', '.join(missing)}")
         graph = cls(
-            **{a: arrays[a] for a in _ARRAYS},
+            **{a: arrays[a] for a in ARRAY_FIELDS},
             edge_allowed={m: arrays[f"allowed_{m}"] for m in modes},
             edge_time_s={m: arrays[f"time_s_{m}"] for m in modes},
             crs=str(meta["crs"]),

@@ -15,6 +15,7 @@ by uniting one buffer per road, see :func:`road_band`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from locator.graph import RoadGraph
 from locator.search import Direction, ModeGraph, Snap, multi_source_times, seeds_for
 from locator.segments import EdgeGeometry, Intervals
+from locator.snapping import SnapIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,18 @@ class IsochroneEngine:
         self.graph = graph
         self.geometry = geometry or EdgeGeometry(graph)
         self._mode_graphs: dict[tuple[str, bool], ModeGraph] = {}
+
+    @classmethod
+    def sharing(cls, index: SnapIndex) -> IsochroneEngine:
+        """An engine that reuses a snap index's edge twins and projected polylines
+        (so a loaded artifact computes each once)."""
+        geometry = EdgeGeometry(
+            index.graph,
+            index.projector,
+            twins=index.twins,
+            projected_xy=(index.geometry.x, index.geometry.y),
+        )
+        return cls(index.graph, geometry)
 
     def mode_graph(self, mode: str, direction: Direction) -> ModeGraph:
         """The cached search graph for ``mode``; reversed for ``direction="to"``."""
@@ -477,6 +491,18 @@ def deserialize_isochrones(
         out.setdefault(str(ids[i]), []).append(
             IsochroneContour(float(mins[i]), geom, float(area[i]), float(length[i]))
         )
+    return {sid: _renest(contours) for sid, contours in out.items()}
+
+
+def _renest(contours: list[IsochroneContour]) -> list[IsochroneContour]:
+    """Restore exact nesting after storage: each contour's coordinates were rounded on
+    their own, which can leave slivers of a smaller contour outside the next one."""
+    out: list[IsochroneContour] = []
+    previous: BaseGeometry | None = None
+    for c in sorted(contours, key=lambda c: c.minutes):
+        poly = c.polygon if previous is None else shapely.union_all([previous, c.polygon])
+        out.append(dataclasses.replace(c, polygon=poly))
+        previous = poly
     return out
 
 

@@ -887,7 +887,7 @@ def _nearest_k_within(
         reached = search.time_s[np.isfinite(search.time_s)]
         # a node beyond the bound would have a reached predecessor within one edge of it
         exhausted = not np.isfinite(limit_s) or (
-            reached.size > 0 and float(reached.max()) + _max_edge_time(engine, mode) < limit_s
+            reached.size > 0 and float(reached.max()) + engine.max_edge_time_s(mode) < limit_s
         )
         node_t = np.append(search.time_s, np.inf)  # index -1 -> inf
         times = node_t[targets.node] + targets.cost_s
@@ -919,13 +919,3 @@ def _nearest_k_within(
             )
         out.append(NearestResult(i, r.duration_s, r))
     return out, exhausted
-
-
-def _max_edge_time(engine: RoutingEngine, mode: str) -> float:
-    """The longest single-edge travel time of ``mode`` (cached on the engine)."""
-    cache: dict[str, float] = engine.__dict__.setdefault("_max_edge_time_s", {})
-    if mode not in cache:
-        g = engine.graph
-        allowed = g.edge_allowed[mode]
-        cache[mode] = float(g.edge_time_s[mode][allowed].max()) if allowed.any() else 0.0
-    return cache[mode]

@@ -130,6 +130,7 @@ class RoutingEngine:
         # memoryviews: fast per-element reads from Python without per-element objects
         self._twins_list = element_view(self.twins)
         self._mode_graphs: dict[tuple[str, bool], ModeGraph] = {}
+        self._max_edge_time: dict[str, float] = {}
         self._entry_keys: dict[tuple[str, bool], IntArray] = {}
         self._allowed: dict[str, memoryview] = {}
         self._times: dict[str, memoryview] = {}
@@ -160,6 +161,15 @@ class RoutingEngine:
             self._area = inside
         else:
             self._area = area
+
+    def max_edge_time_s(self, mode: str) -> float:
+        """The longest single-edge travel time of ``mode`` (bounds how far past a search
+        limit the next unreached node can lie)."""
+        if mode not in self._max_edge_time:
+            allowed = self.graph.edge_allowed[mode]
+            times = self.graph.edge_time_s[mode][allowed]
+            self._max_edge_time[mode] = float(times.max()) if times.size else 0.0
+        return self._max_edge_time[mode]
 
     def mode_graph(self, mode: str, *, reverse: bool = False) -> ModeGraph:
         """The cached CSR graph of ``mode`` (``reverse=True`` for "time to" searches)."""

@@ -86,11 +86,20 @@ class EdgeGeometry:
         Length of each physical road (``edge_length_m`` of the canonical edge).
     """
 
-    def __init__(self, graph: RoadGraph, projector: Projector | None = None) -> None:
+    def __init__(
+        self,
+        graph: RoadGraph,
+        projector: Projector | None = None,
+        *,
+        twins: IntArray | None = None,
+        projected_xy: tuple[FloatArray, FloatArray] | None = None,
+    ) -> None:
         self.graph = graph
         self.projector = projector or Projector(graph.crs)
         e = graph.n_edges
-        twins = edge_twins(graph)
+        # callers that already hold them (the snap index) pass the twins and the
+        # projected vertices, so a loaded artifact computes each only once
+        twins = edge_twins(graph) if twins is None else twins
         ids = np.arange(e, dtype=np.int64)
         safe = np.where(twins >= 0, twins, 0)
         mutual = (twins >= 0) & (twins[safe] == ids)
@@ -111,7 +120,11 @@ class EdgeGeometry:
 
         offsets = graph.geom_offsets.astype(np.int64)
         self.offsets = offsets
-        x, y = self.projector.forward(graph.geom_lon, graph.geom_lat)
+        x, y = (
+            projected_xy
+            if projected_xy is not None
+            else self.projector.forward(graph.geom_lon, graph.geom_lat)
+        )
         self.x: FloatArray = x
         self.y: FloatArray = y
         n_pts = x.shape[0]

