@@ -52,7 +52,7 @@ lint: install-test
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install-test
-	$(VENV)/bin/mypy locator
+	$(VENV)/bin/mypy locator api geodata locator_cli
 
 bench: install-test
 	$(PY) benchmarks/bench_load.py

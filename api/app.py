@@ -21,9 +21,7 @@ from api.middleware import ApiHeadersMiddleware, TokenBucket
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from api.routers import admin, isochrones, nearest, places, planning, stations
 from api.routers.widget import include_widget
-from locator import __version__
-from locator.config import Settings
-from locator.service import Locator
+from locator import Locator, Settings, __version__
 
 #: Response headers a browser page may read across origins.
 EXPOSED_HEADERS = [

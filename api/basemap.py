@@ -7,8 +7,11 @@ circles (one request instead of one per station). The layers are derived once pe
 gzip-compressed, so a request costs a dictionary lookup (plus a bounding-box query for
 roads; circles are re-derived when a station is added, moved or removed).
 
+The road layer's STR-tree (for bounding-box requests) is a native GEOS object shared by
+request threads, so it is only queried under the layer's lock.
+
 Roads: the directed edges are folded into undirected segments, merged into long lines,
-simplified (Douglas-Peucker, ``ROAD_TOLERANCE_DEG``) and rounded to ``COORD_DECIMALS``
+simplified (Douglas-Peucker, ``ROAD_TOLERANCE_DEG``) and rounded to ``BASEMAP_DECIMALS``
 decimals (about 10 m). Regions: league and banner outlines simplified with
 ``REGION_TOLERANCE_DEG``.
 """
@@ -19,7 +22,6 @@ import gzip
 import hashlib
 import json
 import logging
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,16 +32,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
-from locator.errors import (
-    InvalidParameterError,
-    OutsideServiceAreaError,
-    RequestTooLargeError,
-    SnapError,
-)
-from locator.graph import RoadGraph
-from locator.prepared import DEFAULT_MINUTES, stations_fingerprint
-from locator.regions import AdminUnit, AdminUnits
-from locator.service import Locator
+from locator import AdminUnit, AdminUnits, Locator
 from locator.stations import StationKind
 
 log = logging.getLogger(__name__)
@@ -48,10 +41,8 @@ ROAD_TOLERANCE_DEG = 0.002
 """Simplification tolerance of road lines (degrees, about 150-220 m in the region)."""
 REGION_TOLERANCE_DEG = 0.005
 """Simplification tolerance of league and banner outlines (degrees, about 0.5 km)."""
-COORD_DECIMALS = 4
+BASEMAP_DECIMALS = 4
 """Decimals kept in served road and outline coordinates (1e-4 degree is about 10 m)."""
-CIRCLE_DECIMALS = 5
-"""Decimals kept in served circle coordinates (about 1 m)."""
 
 RegionLevel = Literal["league", "banner", "all"]
 
@@ -77,52 +68,10 @@ class GeoJSONBody:
         )
 
 
-def _round_geometry(geom: shapely.Geometry, decimals: int = COORD_DECIMALS) -> dict[str, Any]:
+def _round_geometry(geom: shapely.Geometry, decimals: int = BASEMAP_DECIMALS) -> dict[str, Any]:
     """GeoJSON geometry dict with coordinates rounded to ``decimals``."""
     rounded = shapely.set_precision(geom, 10.0**-decimals, mode="pointwise")
     return dict(mapping(rounded))
-
-
-def road_lines(
-    graph: RoadGraph, tolerance_deg: float = ROAD_TOLERANCE_DEG
-) -> list[shapely.LineString]:
-    """The network as merged, simplified undirected lines (WGS 84).
-
-    Parameters
-    ----------
-    graph
-        The artifact's road graph (directed edges with polylines).
-    tolerance_deg
-        Douglas-Peucker tolerance in degrees; 0 keeps every vertex.
-
-    Returns
-    -------
-    list of shapely.LineString
-        One line per merged chain of roads; each physical road appears once.
-    """
-    if graph.n_edges == 0:
-        return []
-    lo = np.minimum(graph.edge_u, graph.edge_v).astype(np.int64)
-    hi = np.maximum(graph.edge_u, graph.edge_v).astype(np.int64)
-    key = lo * np.int64(graph.n_nodes) + hi
-    _, first = np.unique(key, return_index=True)
-    keep = np.sort(first)
-    keep = keep[graph.edge_u[keep] != graph.edge_v[keep]]
-    starts = graph.geom_offsets[keep]
-    ends = graph.geom_offsets[keep + 1]
-    counts = (ends - starts).astype(np.int64)
-    # gather every kept edge's polyline vertices in one go
-    idx = np.repeat(starts - np.cumsum(np.concatenate(([0], counts[:-1]))), counts) + np.arange(
-        int(counts.sum())
-    )
-    coords = np.column_stack((graph.geom_lon[idx], graph.geom_lat[idx]))
-    line_index = np.repeat(np.arange(keep.size), counts)
-    lines = shapely.linestrings(coords, indices=line_index)
-    merged = shapely.line_merge(shapely.multilinestrings(lines))
-    parts = shapely.get_parts(merged)
-    if tolerance_deg > 0:
-        parts = shapely.simplify(parts, tolerance_deg, preserve_topology=False)
-    return [p for p in parts.tolist() if not p.is_empty and p.length > 0]
 
 
 class RoadLayer:
@@ -135,9 +84,9 @@ class RoadLayer:
     """
 
     def __init__(
-        self, graph: RoadGraph, tolerance_deg: float = ROAD_TOLERANCE_DEG, cell_deg: float = 1.0
+        self, loc: Locator, tolerance_deg: float = ROAD_TOLERANCE_DEG, cell_deg: float = 1.0
     ) -> None:
-        lines = np.array(road_lines(graph, tolerance_deg), dtype=object)
+        lines = np.array(loc.road_lines(tolerance_deg), dtype=object)
         self.n_lines = int(lines.size)
         if lines.size:
             mid = shapely.get_coordinates(
@@ -154,6 +103,7 @@ class RoadLayer:
         geoms = [shapely.multilinestrings(lines[inverse == i]) for i in range(len(cells))]
         self._geoms = np.array(geoms, dtype=object)
         self._tree = shapely.STRtree(self._geoms)
+        self._tree_lock = threading.Lock()
         self._features = [
             {
                 "type": "Feature",
@@ -182,7 +132,8 @@ class RoadLayer:
         """Cells with lines intersecting ``bbox`` (min_lon, min_lat, max_lon, max_lat), or all."""
         if bbox is None:
             return self.full
-        hits = np.sort(self._tree.query(shapely.box(*bbox), predicate="intersects"))
+        with self._tree_lock:
+            hits = np.sort(self._tree.query(shapely.box(*bbox), predicate="intersects"))
         return GeoJSONBody.from_collection(self._collection([self._features[i] for i in hits]))
 
 
@@ -214,31 +165,6 @@ def region_collection(
     return {"type": "FeatureCollection", "features": features}
 
 
-def check_minutes(loc: Locator, minutes: Sequence[float]) -> list[float]:
-    """Sorted unique intervals within the service limits (as the isochrone route checks).
-
-    Raises
-    ------
-    InvalidParameterError
-        No interval given.
-    RequestTooLargeError
-        Too many intervals, or one outside ``(0, max_minutes]``.
-    """
-    mins = sorted({float(m) for m in minutes})
-    if not mins:
-        raise InvalidParameterError("give at least one interval in minutes", parameter="minutes")
-    limits = loc.settings
-    if len(mins) > limits.max_contours:
-        raise RequestTooLargeError(
-            f"at most {limits.max_contours} intervals per request", max_contours=limits.max_contours
-        )
-    if not all(math.isfinite(m) and 0 < m <= limits.max_minutes for m in mins):
-        raise RequestTooLargeError(
-            f"minutes must be in (0, {limits.max_minutes:g}]", max_minutes=limits.max_minutes
-        )
-    return mins
-
-
 def circle_collection(
     loc: Locator,
     *,
@@ -246,43 +172,26 @@ def circle_collection(
     mode: str,
     kind: StationKind | None = None,
 ) -> dict[str, Any]:
-    """The service circles of every station (of one kind) as one FeatureCollection.
-
-    Uses the circles precomputed at build time when ``minutes`` is a subset of
-    ``DEFAULT_MINUTES`` (5, 10, 15), else computes them (and the facade caches nothing
-    new). A station without a usable road nearby has no circle and is left out.
-
-    Raises
-    ------
-    InvalidParameterError, RequestTooLargeError
-        Bad or too many intervals (the facade's limits).
-    """
-    wanted = check_minutes(loc, minutes)
-    ask = list(DEFAULT_MINUTES) if set(wanted) <= set(DEFAULT_MINUTES) else wanted
+    """The service circles of every station (of one kind) as one FeatureCollection,
+    largest first per station (coordinates as the engine nested them)."""
     features = []
-    for st in loc.stations():
-        if kind is not None and st.kind != kind:
+    pairs = loc.station_circles(minutes=minutes, mode=mode, kind=kind)
+    for st, c in sorted(pairs, key=lambda p: (p[0].id, -p[1].minutes)):
+        if c.polygon.is_empty:
             continue
-        try:
-            contours = loc.isochrones(station_id=st.id, minutes=ask, mode=mode)
-        except (SnapError, OutsideServiceAreaError):
-            continue
-        for c in sorted(contours, key=lambda c: -c.minutes):
-            if c.minutes not in wanted or c.polygon.is_empty:
-                continue
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": _round_geometry(c.polygon, CIRCLE_DECIMALS),
-                    "properties": {
-                        "station_id": st.id,
-                        "kind": st.kind.value,
-                        "minutes": c.minutes,
-                        "mode": mode,
-                        "area_km2": round(c.area_km2, 3),
-                    },
-                }
-            )
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": dict(mapping(c.polygon)),
+                "properties": {
+                    "station_id": st.id,
+                    "kind": st.kind.value,
+                    "minutes": c.minutes,
+                    "mode": mode,
+                    "area_km2": round(c.area_km2, 3),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -301,7 +210,7 @@ class Basemap:
     def roads(self) -> RoadLayer:
         with self._lock:
             if self._roads is None:
-                self._roads = RoadLayer(self._loc.graph)
+                self._roads = RoadLayer(self._loc)
             return self._roads
 
     def regions(self, level: RegionLevel = "all") -> GeoJSONBody:
@@ -317,11 +226,10 @@ class Basemap:
     ) -> GeoJSONBody:
         """Circles of all stations; bodies are cached until a station is added or moved."""
         used_mode = self._loc.check_mode(mode)
-        fingerprint = stations_fingerprint(self._loc.stations())
         key = (
-            fingerprint,
+            self._loc.stations_version,
             used_mode,
-            tuple(check_minutes(self._loc, minutes)),
+            tuple(sorted(set(minutes))),
             kind.value if kind else None,
         )
         with self._lock:
@@ -340,15 +248,12 @@ class Basemap:
 
 
 __all__ = [
-    "CIRCLE_DECIMALS",
-    "COORD_DECIMALS",
+    "BASEMAP_DECIMALS",
     "REGION_TOLERANCE_DEG",
     "ROAD_TOLERANCE_DEG",
     "Basemap",
     "GeoJSONBody",
     "RoadLayer",
-    "check_minutes",
     "circle_collection",
     "region_collection",
-    "road_lines",
 ]

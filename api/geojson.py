@@ -1,7 +1,10 @@
 """GeoJSON (RFC 7946) formatting of domain objects, and the ``application/geo+json`` response.
 
-Coordinates are WGS 84 ``[lon, lat]`` rounded to 6 decimals (about 0.1 m), whatever datum
-the request used for its input coordinates.
+Coordinates are WGS 84 ``[lon, lat]`` rounded to :data:`locator.COORD_DECIMALS` decimals
+(6: about 0.1 m), whatever datum the request used for its input coordinates. Service
+circles come from the engine already on that grid and nested in these very coordinates
+(points where a larger contour's boundary crosses a smaller one's keep full precision),
+so they are written as they are: rounding them again would part nested contours.
 """
 
 from __future__ import annotations
@@ -18,13 +21,9 @@ from fastapi.responses import JSONResponse
 from shapely.geometry.base import BaseGeometry
 
 from api.i18n import Lang, pick
-from locator.isochrones import IsochroneContour
-from locator.regions import AdminUnit
-from locator.routing import Route
-from locator.stations import Port, Station
+from locator import COORD_DECIMALS, AdminUnit, Contour, Port, Route, Station
 
 GEOJSON = "application/geo+json"
-COORD_DECIMALS = 6
 
 
 def dumps(payload: Any) -> bytes:
@@ -74,12 +73,14 @@ def cached_response(
     return Response(body, media_type=media_type, headers=out)
 
 
-def geometry(geom: BaseGeometry | None) -> dict[str, Any] | None:
-    """RFC 7946 geometry of a shapely geometry (``None`` when empty)."""
+def geometry(geom: BaseGeometry | None, *, rounded: bool = True) -> dict[str, Any] | None:
+    """RFC 7946 geometry of a shapely geometry (``None`` when empty); ``rounded=False``
+    writes the coordinates as they are (service circles, see the module docstring)."""
     if geom is None or geom.is_empty:
         return None
-    rounded = shapely.transform(geom, lambda c: np.round(c, COORD_DECIMALS))
-    out: dict[str, Any] = json.loads(shapely.to_geojson(rounded))
+    if rounded:
+        geom = shapely.transform(geom, lambda c: np.round(c, COORD_DECIMALS))
+    out: dict[str, Any] = json.loads(shapely.to_geojson(geom))
     return out
 
 
@@ -193,14 +194,14 @@ def route_feature(r: Route, **extra: Any) -> dict[str, Any]:
     }
 
 
-def contour_features(contours: Iterable[IsochroneContour], **extra: Any) -> list[dict[str, Any]]:
+def contour_features(contours: Iterable[Contour], **extra: Any) -> list[dict[str, Any]]:
     """Nested service circles, largest first (so smaller ones draw on top)."""
     out = []
     for c in sorted(contours, key=lambda c: -c.minutes):
         out.append(
             {
                 "type": "Feature",
-                "geometry": geometry(c.polygon),
+                "geometry": geometry(c.polygon, rounded=False),
                 "properties": {
                     "minutes": c.minutes,
                     "area_km2": round(c.area_km2, 4),

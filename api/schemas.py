@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from locator.stations import Latitude, LocalizedName, Longitude, Service, StationKind
+from locator.stations import Latitude, Longitude, Service, StationKind
 
-_POINT = {"type": "Point", "coordinates": [117.3812, 49.5842]}
-_STATION_PROPS = {
+_POINT: dict[str, Any] = {"type": "Point", "coordinates": [117.3812, 49.5842]}
+_STATION_PROPS: dict[str, Any] = {
     "id": "mzl-driver-home-01",
     "kind": "driver_station",
     "name": "Manzhouli Driver Home 1",
@@ -29,7 +29,7 @@ _STATION_PROPS = {
     "location_approximate": True,
     "notes": None,
 }
-_STATION_FEATURE = {
+_STATION_FEATURE: dict[str, Any] = {
     "type": "Feature",
     "id": "mzl-driver-home-01",
     "geometry": _POINT,
@@ -132,46 +132,6 @@ class StationCollection(BaseModel):
     links: list[Link]
 
 
-class StationIn(BaseModel):
-    """A new station: the import record of ``docs/stations.md`` (``lon``/``lat`` in ``crs``)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "erenhot-driver-home-new",
-                    "kind": "driver_station",
-                    "name": {"zh": "二连浩特新司机之家", "en": "Erenhot New Driver Home"},
-                    "port_id": "erenhot",
-                    "lon": 111.9772,
-                    "lat": 43.6532,
-                    "services": ["drinking_water", "rest", "truck_parking"],
-                    "opening_hours": "24/7",
-                    "source": "survey 2026-05",
-                    "location_accuracy_m": 10,
-                    "location_approximate": False,
-                }
-            ]
-        },
-    )
-
-    id: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
-    kind: StationKind
-    name: LocalizedName
-    port_id: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
-    lon: Longitude
-    lat: Latitude
-    services: list[Service] = Field(default_factory=list)
-    capacity_people: int | None = Field(default=None, ge=0)
-    area_m2: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    opening_hours: str = "24/7"
-    source: str = Field(min_length=1)
-    location_accuracy_m: float = Field(gt=0, allow_inf_nan=False)
-    location_approximate: bool = True
-    notes: str | None = None
-
-
 class StationPatch(BaseModel):
     """A JSON merge patch (RFC 7396) of a station: only the fields given change.
 
@@ -230,7 +190,7 @@ class RouteProperties(BaseModel):
     crosses_border: bool = Field(description="The route leaves or enters China")
 
 
-_ROUTE_FEATURE = {
+_ROUTE_FEATURE: dict[str, Any] = {
     "type": "Feature",
     "geometry": {"type": "LineString", "coordinates": [[117.39, 49.59], [117.3812, 49.5842]]},
     "properties": {

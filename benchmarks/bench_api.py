@@ -100,12 +100,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if artifact is None:
         sys.path.insert(0, str(ROOT))
         from geodata.build import BuildOptions, build
+        from locator.config import Settings
 
         artifact = tmp / "regional"
-        build(BuildOptions(out=artifact, progress=False))
+        build(BuildOptions(out=artifact, progress=False), Settings(artifact_dir=artifact))
     sys.path.insert(0, str(ROOT))
+    from locator import Locator
     from locator.config import Settings
-    from locator.service import Locator
 
     loc = Locator.open(artifact, Settings(artifact_dir=artifact))
     stations = loc.stations()

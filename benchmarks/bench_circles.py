@@ -40,11 +40,13 @@ from gridfactory import make_grid
 
 from benchmarks.networks import load_network
 from geodata.regional import load_regional_graph
-from locator.coverage import Coverage, label_nodes
-from locator.graph import RoadGraph
-from locator.isochrones import IsochroneEngine
-from locator.search import Snap
-from locator.siting import greedy_max_cover, road_length_per_node, suggest_sites
+from locator.analysis.coverage import Coverage, label_nodes
+from locator.analysis.isochrones import IsochroneEngine
+from locator.analysis.siting import greedy_max_cover, road_length_per_node, suggest_sites
+from locator.config import Settings
+from locator.network.core import Network
+from locator.network.graph import RoadGraph
+from locator.network.snapping import Snap
 
 MINUTES = (5, 10, 15)
 
@@ -89,19 +91,25 @@ def bench_isochrones(
 ) -> list[str]:
     rows = []
     t0 = time.perf_counter()
-    engine = IsochroneEngine(graph)
-    engine.mode_graph(mode, "to")
+    engine = IsochroneEngine(Network(graph))
     engine.geometry.unnoded_roads  # noqa: B018 - lazily computed on the first circle
     build_ms = (time.perf_counter() - t0) * 1000
     rows.append(_row("engine build (projection, twins, CSR, road crossings)", label, [build_ms]))
+    buffer_m = Settings().circle_buffer_m(graph.network_kind)
     snaps = _random_snaps(graph, n_points, rng, mode)
-    engine.isochrones(snaps[0], mode=mode)  # warm-up
+    engine.isochrones(snaps[0], mode=mode, minutes=MINUTES, buffer_m=buffer_m)  # warm-up
     for shape in ("roads", "concave"):
         ms = []
         lengths = []
         for s in snaps:
             t1 = time.perf_counter()
-            contours = engine.isochrones(s, mode=mode, minutes=MINUTES, shape=shape)  # type: ignore[arg-type]
+            contours = engine.isochrones(
+                s,
+                mode=mode,
+                minutes=MINUTES,
+                shape=shape,  # type: ignore[arg-type]
+                buffer_m=buffer_m,
+            )
             ms.append((time.perf_counter() - t1) * 1000)
             lengths.append(contours[-1].reached_length_m)
         note = f"median 15-min road reached {np.median(lengths) / 1000:.0f} km"
@@ -128,8 +136,7 @@ def bench_isochrones(
 
 
 def bench_coverage(graph: RoadGraph, label: str, rng: np.random.Generator) -> list[str]:
-    engine = IsochroneEngine(graph)
-    engine.mode_graph("truck", "to")
+    engine = IsochroneEngine(Network(graph))
     stations = _random_snaps(graph, 40, rng, "truck")
     label_nodes(engine, stations, mode="truck", limit_s=900.0)
     rows = []
@@ -148,8 +155,8 @@ def bench_coverage(graph: RoadGraph, label: str, rng: np.random.Generator) -> li
     for _ in range(3):
         t1 = time.perf_counter()
         res = suggest_sites(
-            engine.geometry,
-            engine.mode_graph("truck", "to"),
+            engine.net,
+            "truck",
             labels.time_s,
             demand,
             k=5,
@@ -174,8 +181,7 @@ def bench_greedy_gap(seeds: int) -> list[str]:
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         graph = make_grid(8, 8, spacing_m=600.0)
-        engine = IsochroneEngine(graph)
-        rg = engine.mode_graph("truck", "to")
+        rg = Network(graph).mode("truck").reverse
         cand = rng.choice(graph.n_nodes, 25, replace=False)
         dist = dijkstra(rg.matrix, indices=cand)  # (cand, nodes): node -> candidate
         weight = rng.integers(0, 10, graph.n_nodes).astype(float)

@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.networks import NETWORKS, load_network
+from locator.analysis.nearest import StationIndex
+from locator.analysis.routing import RoutingEngine
 from locator.errors import LocatorError
-from locator.graph import RoadGraph
-from locator.nearest import NearestForest
-from locator.routing import RoutingEngine
-from locator.snapping import SnapIndex
+from locator.network.core import Network
+from locator.network.graph import RoadGraph
 
 log = logging.getLogger("bench_engine")
 
@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     g = load_network(args.network)
-    idx = SnapIndex(g)
-    eng = RoutingEngine(g, twins=idx.twins, geometry=idx.geometry)
-    idx.snap(float(g.node_lon[0]), float(g.node_lat[0]), max_snap_m=1.0, mode=MODE)  # warm tree
-    eng.mode_graph(MODE, reverse=True)
+    net = Network(g)
+    idx = net.snapper
+    eng = RoutingEngine(net)
+    idx.grid(MODE)  # build the snap grid now
     prep_s = time.perf_counter() - started
     log.info("graph %d nodes / %d edges, engine ready in %.2f s", g.n_nodes, g.n_edges, prep_s)
 
@@ -118,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         s_lon, s_lat = g.node_lon[nodes], g.node_lat[nodes]
         station_note = f"{args.stations} stations at random nodes (seeded)"
     stations = idx.snap_many(s_lon, s_lat, max_snap_m=args.max_snap_m, mode=MODE)
+    ids = [f"s{i}" for i in range(len(stations))]
     builds = []
     for _ in range(5):
         t0 = time.perf_counter()
-        forest = NearestForest.compute(eng, MODE, stations)
+        index = StationIndex.compute(eng, MODE, ids, list(stations))
         builds.append(time.perf_counter() - t0)
 
     lon, lat = _query_points(g, args.points, rng)
@@ -135,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             snap = idx.snap(float(lon[i]), float(lat[i]), max_snap_m=args.max_snap_m, mode=MODE)
             t1 = time.perf_counter()
-            res = forest.query(snap)
+            (res,) = index.nearest(snap)
             station = res.station
             path_edges.append(len(res.route.edges))
-        except LocatorError:
+        except (LocatorError, ValueError):
             station = -1
         t2 = time.perf_counter()
         ours.append(t2 - t0)
@@ -185,12 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     # edits
     adds, removes = [], []
     extra = idx.snap_many(*_query_points(g, 20, rng), max_snap_m=args.max_snap_m, mode=MODE)
-    for s in extra:
+    for j, s in enumerate(extra):
         t0 = time.perf_counter()
-        k = forest.add_station(s)
+        added = index.with_station(f"extra{j}", s)
         adds.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        forest.remove_station(k)
+        added.without(f"extra{j}")
         removes.append(time.perf_counter() - t0)
 
     us = 1e6

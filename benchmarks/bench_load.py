@@ -24,12 +24,13 @@ sys.path.insert(0, str(ROOT))
 PROBE = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from locator.service import Locator
+from locator import Locator
 t1 = time.perf_counter()
 loc = Locator.open(__import__("pathlib").Path(sys.argv[1]))
 t2 = time.perf_counter()
-loc.nearest(float(loc.graph.node_lon[0]), float(loc.graph.node_lat[0]),
-            kind="driver_station") if loc.store.count() else None
+g = loc.network.graph
+loc.nearest(float(g.node_lon[0]), float(g.node_lat[0]),
+            kind="driver_station") if loc.stations() else None
 print(json.dumps({"import_s": t1 - t0, "open_s": t2 - t1,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from benchmarks.networks import helsinki_pbf
     from geodata.build import BuildOptions, build
+    from locator.config import Settings
 
     base = args.artifacts or Path(tempfile.mkdtemp(prefix="bench-load-"))
     targets = {
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for name, opts in targets.items():
         if not (opts.out / "manifest.json").is_file():
-            build(opts)
+            build(opts, Settings(artifact_dir=opts.out))
         nodes = json.loads((opts.out / "manifest.json").read_text())["network"]["nodes"]
         runs = []
         for _ in range(args.repeat):

@@ -6,7 +6,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from geodata.regional import load_regional_graph
-from locator.graph import RoadGraph
+from locator.network.graph import RoadGraph
 
 NETWORKS = ("regional", "helsinki")
 

@@ -644,7 +644,7 @@ def _valhalla_polys(features: list[dict[str, Any]], sc: networks.Scenario) -> li
     import shapely
     from shapely.geometry import shape
 
-    from locator.projection import Projector
+    from locator.network.projection import Projector
 
     proj = Projector(sc.graph.crs)
 

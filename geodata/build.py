@@ -25,21 +25,36 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from scipy.sparse.csgraph import connected_components
+from shapely.geometry import shape
 from tqdm import tqdm
 
+from geodata.densify import DEFAULT_MAX_SEGMENT_M, densify_graph
 from geodata.regional import (
     REGIONAL_FILE,
     RegionalSpeeds,
     load_regional_graph,
     regional_source_info,
 )
-from locator.artifact import ARTIFACT_FORMAT, MANIFEST, check_artifact
-from locator.graph import RoadGraph
+from locator.artifact.loader import check_artifact, open_artifact, precompute_circles
+from locator.artifact.manifest import (
+    ADMIN_FILE,
+    ARTIFACT_FORMAT,
+    MANIFEST,
+    PORTS_FILE,
+    STATIONS_FILE,
+)
+from locator.artifact.prepared import FORESTS_FILE, circles_file, save_circles, save_indexes
+from locator.config import DEFAULT_MINUTES, Settings
+from locator.network.graph import RoadGraph
+from locator.network.modegraph import ModeGraph
+from locator.stations.store import StationStore
 
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+SAMPLE_STATIONS_FILE = DATA_DIR / "sample_stations.geojson"
 PACKAGES = (
     "numpy",
     "scipy",
@@ -82,6 +97,9 @@ class BuildOptions:
     stations
         GeoJSON or CSV station file; ``None`` uses the bundled samples on the regional
         network and no stations on an OSM extract.
+    max_segment_m
+        Longest straight segment of the built polylines along the geodesic (see
+        :mod:`geodata.densify`); recorded in the manifest.
     """
 
     out: Path
@@ -92,6 +110,7 @@ class BuildOptions:
     truck_kph: float = 60.0
     car_kph: float = 80.0
     walk_kph: float = 5.0
+    max_segment_m: float = DEFAULT_MAX_SEGMENT_M
     force: bool = False
     progress: bool | None = None  # None: only on a terminal
     extra: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +156,10 @@ def _load_network(opts: BuildOptions) -> tuple[RoadGraph, dict[str, Any]]:
     if opts.network == "regional":
         if opts.bbox or opts.polygon:
             raise BuildError("--bbox/--polygon clip OSM extracts; the regional network is fixed")
-        graph = load_regional_graph(RegionalSpeeds(truck_kph=opts.truck_kph, car_kph=opts.car_kph))
+        graph = load_regional_graph(
+            RegionalSpeeds(truck_kph=opts.truck_kph, car_kph=opts.car_kph),
+            max_segment_m=opts.max_segment_m,
+        )
         info = regional_source_info(REGIONAL_FILE)
         source = {
             "source": "regional",
@@ -174,9 +196,6 @@ def _load_network(opts: BuildOptions) -> tuple[RoadGraph, dict[str, Any]]:
 
 
 def _read_polygon(path: Path) -> Any:
-    import shapely
-    from shapely.geometry import shape
-
     try:
         obj = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
@@ -195,27 +214,30 @@ def _read_polygon(path: Path) -> Any:
 
 def network_area(graph: RoadGraph, margin_deg: float = 0.05) -> Any:
     """The area stations must lie in: the network's convex hull grown by ``margin_deg``."""
-    import shapely
-
     pts = shapely.multipoints(np.column_stack((graph.node_lon, graph.node_lat)))
     return shapely.convex_hull(pts).buffer(margin_deg)
 
 
-def build(opts: BuildOptions) -> dict[str, Any]:
-    """Build an artifact; return its manifest. Raises :class:`BuildError` on bad input."""
+def build(opts: BuildOptions, settings: Settings) -> dict[str, Any]:
+    """Build an artifact; return its manifest. Raises :class:`BuildError` on bad input.
+
+    ``settings`` are the service's (snap radius, circle buffer): the prepared structures
+    are computed with the values the server will answer with.
+    """
     if opts.out.exists() and not opts.force:
         raise BuildError(f"{opts.out} exists; pass --force to replace it")
     graph, network_source = _load_network(opts)
-    return write_artifact(graph, network_source, opts)
+    return write_artifact(graph, network_source, opts, settings)
 
 
 def write_artifact(
-    graph: RoadGraph, network_source: dict[str, Any], opts: BuildOptions
+    graph: RoadGraph, network_source: dict[str, Any], opts: BuildOptions, settings: Settings
 ) -> dict[str, Any]:
     """Write an artifact for an already loaded graph (used by :func:`build` and tests)."""
     progress = sys.stderr.isatty() if opts.progress is None else opts.progress
     opts.progress = progress
     started = time.perf_counter()
+    graph = densify_graph(graph, opts.max_segment_m)
     steps = ["graph", "stations", "ports and regions", "forests and circles", "manifest", "check"]
     bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress, file=sys.stderr)
     with _staging(opts.out, opts.force) as tmp:
@@ -232,11 +254,12 @@ def write_artifact(
         bar.update()
 
         bar.set_postfix_str("forests and circles")
-        prepared_info = _precompute(tmp, graph, progress)
+        prepared_info = _precompute(tmp, settings)
         bar.update()
 
         bar.set_postfix_str("manifest")
-        n_comp, _ = connected_components(graph.csr(graph.modes[0]), directed=False)
+        first_mode = ModeGraph(graph, graph.modes[0])
+        n_comp, _ = connected_components(first_mode.forward.matrix, directed=False)
         manifest: dict[str, Any] = {
             "artifact_format": ARTIFACT_FORMAT,
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -252,6 +275,7 @@ def write_artifact(
                 "connected_components": int(n_comp),
                 "bbox": list(graph.bbox()),
                 "crs": graph.crs,
+                "max_segment_m": graph.max_segment_m,
                 "modes": graph.modes,
                 "speeds_kph": graph.speeds_kph,
             },
@@ -275,7 +299,7 @@ def write_artifact(
         bar.update()
 
         bar.set_postfix_str("check")
-        check_artifact(tmp)
+        check_artifact(tmp, settings)
         bar.update()
     bar.close()
     log.info(
@@ -290,9 +314,7 @@ def write_artifact(
 
 
 def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str, Any]:
-    from locator.store import StationStore
-
-    store = StationStore(tmp / "stations.sqlite")
+    store = StationStore(tmp / STATIONS_FILE)
     area = network_area(graph)
     if opts.stations is not None:
         path = opts.stations
@@ -302,9 +324,9 @@ def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str
             store.import_csv(path, area=area)
         else:
             store.import_geojson(path, area=area)
-        source = {"source": path.name, "sha256": _sha256(path)}
+        source: dict[str, str | None] = {"source": path.name, "sha256": _sha256(path)}
     elif graph.network_kind == "regional":
-        sample = DATA_DIR / "sample_stations.geojson"
+        sample = SAMPLE_STATIONS_FILE
         store.import_geojson(sample, area=area)
         source = {
             "source": "bundled sample (geodata/data/sample_stations.geojson)",
@@ -321,76 +343,50 @@ def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str
 
 def _copy_static(tmp: Path) -> dict[str, Any]:
     info: dict[str, Any] = {}
-    ports = DATA_DIR / "ports.json"
+    ports = DATA_DIR / PORTS_FILE
     if ports.is_file():
-        shutil.copyfile(ports, tmp / "ports.json")
+        shutil.copyfile(ports, tmp / PORTS_FILE)
         data = json.loads(ports.read_text("utf-8"))
         items = data if isinstance(data, list) else data.get("ports", [])
         info["ports"] = {"count": len(items), "sha256": _sha256(ports)}
     else:
         info["ports"] = {"count": 0}
-    admin = DATA_DIR / "admin_units.geojson.gz"
+    admin = DATA_DIR / ADMIN_FILE
     if admin.is_file():
         shutil.copyfile(admin, tmp / admin.name)
         info["admin_units"] = {"file": admin.name, "sha256": _sha256(admin)}
     return info
 
 
-def _precompute(tmp: Path, graph: RoadGraph, progress: bool) -> dict[str, Any]:
-    """Nearest-station forests per (mode, kind) and every station's circles per mode."""
-    from locator.config import Settings
-    from locator.isochrones import IsochroneEngine, save_isochrones
-    from locator.prepared import (
-        FORESTS_FILE,
-        circles_file,
-        compute_circles,
-        compute_forests,
-        save_forests,
-        stations_fingerprint,
-    )
-    from locator.routing import RoutingEngine
-    from locator.snapping import SnapIndex
-    from locator.store import StationStore
+def _precompute(tmp: Path, settings: Settings) -> dict[str, Any]:
+    """Nearest-station indexes per (mode, kind) and every station's circles per mode.
 
-    settings = Settings()
+    The staging directory is opened with the server's own loader, which computes the
+    indexes (there are none yet); they and the circles are then saved beside the rest.
+    """
     started = time.perf_counter()
-    store = StationStore(tmp / "stations.sqlite")
-    stations = store.all()
-    store.close()
-    fingerprint = stations_fingerprint(stations)
-    max_snap_m = settings.max_snap_m(graph.network_kind)
-    buffer_m = (
-        settings.circle_buffer_m_regional
-        if graph.network_kind == "regional"
-        else settings.circle_buffer_m_street
-    )
-    index = SnapIndex(graph)
-    routing = RoutingEngine(graph, twins=index.twins, geometry=index.geometry)
-    forests = compute_forests(routing, index, stations, modes=graph.modes, max_snap_m=max_snap_m)
-    save_forests(tmp / FORESTS_FILE, forests, fingerprint)
-    forest_s = time.perf_counter() - started
-    engine = IsochroneEngine.sharing(index)
-    n_circles = 0
-    for mode in tqdm(
-        graph.modes, desc="circles", unit="mode", disable=not progress, file=sys.stderr, leave=False
-    ):
-        circles = compute_circles(
-            engine, index, stations, mode=mode, max_snap_m=max_snap_m, buffer_m=buffer_m
-        )
-        save_isochrones(tmp / circles_file(mode), circles)
-        n_circles += len(circles)
-    unplaced = {
-        f"{mode}|{kind}": sum(1 for s in forest.station_snaps if s is None)
-        for (mode, kind), (forest, _) in forests.items()
-    }
-    return {
-        "stations_fingerprint": fingerprint,
-        "forests": sorted(f"{m}|{k}" for m, k in forests),
-        "stations_without_road": {k: v for k, v in unplaced.items() if v},
-        "circles": n_circles,
-        "circle_minutes": [5, 10, 15],
-        "circle_buffer_m": buffer_m,
-        "max_snap_m": max_snap_m,
-        "forest_seconds": round(forest_s, 3),
-        "circle_seconds": round(time.perf_counter() - started - forest_s, 3),
-    }
+    art = open_artifact(tmp, settings, manifest={})
+    try:
+        fingerprint = art.catalogue.fingerprint
+        save_indexes(tmp / FORESTS_FILE, art.indexes, fingerprint)
+        forest_s = time.perf_counter() - started
+        circles = precompute_circles(art)
+        for mode, by_station in circles.items():
+            save_circles(tmp / circles_file(mode), by_station)
+        unplaced = {
+            f"{mode}|{kind}": sum(1 for s in index.targets.snaps if s is None)
+            for (mode, kind), index in art.indexes.items()
+        }
+        return {
+            "stations_fingerprint": fingerprint,
+            "forests": sorted(f"{m}|{k}" for m, k in art.indexes),
+            "stations_without_road": {k: v for k, v in unplaced.items() if v},
+            "circles": sum(len(c) for c in circles.values()),
+            "circle_minutes": list(DEFAULT_MINUTES),
+            "circle_buffer_m": art.buffer_m,
+            "max_snap_m": art.max_snap_m,
+            "forest_seconds": round(forest_s, 3),
+            "circle_seconds": round(time.perf_counter() - started - forest_s, 3),
+        }
+    finally:
+        art.store.close()

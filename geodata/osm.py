@@ -1,4 +1,4 @@
-"""Street-level :class:`~locator.graph.RoadGraph` from any OpenStreetMap extract.
+"""Street-level :class:`~locator.network.graph.RoadGraph` from any OpenStreetMap extract.
 
 Approach
 --------
@@ -55,8 +55,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from locator.graph import RoadGraph
-from locator.projection import Projector, utm_crs_for
+from locator.network.graph import RoadGraph
+from locator.network.projection import Projector, utm_crs_for
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from locator.graph import RoadGraph
-from locator.projection import REGIONAL_CRS, Projector
+from geodata.densify import DEFAULT_MAX_SEGMENT_M, densify_graph
+from locator.network.graph import RoadGraph
+from locator.network.projection import REGIONAL_CRS, Projector
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,10 @@ def regional_source_info(path: Path = REGIONAL_FILE) -> dict[str, Any]:
 
 
 def load_regional_graph(
-    speeds: RegionalSpeeds | None = None, path: Path = REGIONAL_FILE
+    speeds: RegionalSpeeds | None = None,
+    path: Path = REGIONAL_FILE,
+    *,
+    max_segment_m: float | None = DEFAULT_MAX_SEGMENT_M,
 ) -> RoadGraph:
     """Load the regional network as a directed :class:`RoadGraph` (both directions).
 
@@ -60,6 +64,9 @@ def load_regional_graph(
         Speeds per mode; defaults to truck 60 km/h, car 80 km/h.
     path
         The derived ``.npz`` file.
+    max_segment_m
+        Densify the straight roads along the geodesic to segments of at most this many
+        metres, as every artifact is (``None``: the source's straight segments).
     """
     speeds = speeds or RegionalSpeeds()
     with np.load(path, allow_pickle=False) as data:
@@ -79,6 +86,8 @@ def load_regional_graph(
         crs=REGIONAL_CRS,
         extra={"source": meta},
     )
+    if max_segment_m is not None:
+        graph = densify_graph(graph, max_segment_m)
     log.info("regional network: %d nodes, %d directed edges", graph.n_nodes, graph.n_edges)
     return graph
 

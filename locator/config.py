@@ -12,6 +12,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: The service-circle intervals of the report (5/10/15 minutes): precomputed for every
+#: station at build time and the default of every circle query.
+DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
+
+#: Decimals of a degree in WGS 84 output coordinates (6 decimals: about 0.1 m).
+COORD_DECIMALS = 6
+
 
 class Settings(BaseSettings):
     """Runtime settings of the locator service and its query limits."""
@@ -33,8 +40,12 @@ class Settings(BaseSettings):
     max_minutes: float = Field(default=60.0, gt=0, description="Largest isochrone interval.")
     max_contours: int = Field(default=4, ge=1, description="Most isochrone intervals per request.")
     max_points: int = Field(default=100, ge=1, description="Most points in one request.")
-    max_search_s: float = Field(
-        default=4 * 3600.0, gt=0, description="Bound of live searches (seconds of travel)."
+    max_search_s: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Travel-time bound (seconds) of every nearest-station query, whichever "
+        "path answers it; unset: the whole network (a caller's max_time_s still applies).",
     )
     circle_buffer_m_regional: float = Field(
         default=500.0, gt=0, description="Half-width of road-hugging circles, regional network."
@@ -72,3 +83,9 @@ class Settings(BaseSettings):
     def max_snap_m(self, network_kind: str) -> float:
         """Snap radius for a network kind (``"regional"`` or ``"street"``)."""
         return self.max_snap_m_regional if network_kind == "regional" else self.max_snap_m_street
+
+    def circle_buffer_m(self, network_kind: str) -> float:
+        """Half-width of road-hugging circles for a network kind."""
+        if network_kind == "regional":
+            return self.circle_buffer_m_regional
+        return self.circle_buffer_m_street

@@ -22,38 +22,35 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from pathlib import Path
+
+from geodata.build import BuildOptions, build, network_area
+from locator.arguments import check_positive, parse_bbox
+from locator.artifact.loader import check_artifact
+from locator.artifact.manifest import STATIONS_FILE, load_manifest, manifest_summary
+from locator.config import Settings
+from locator.errors import LocatorError
+from locator.network.graph import RoadGraph
+from locator.stations import StationStore
 
 log = logging.getLogger("locator")
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise argparse.ArgumentTypeError("bbox must be min_lon,min_lat,max_lon,max_lat")
     try:
-        a, b, c, d = (float(p) for p in parts)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"bbox has a non-number: {text!r}") from exc
-    if not all(math.isfinite(v) for v in (a, b, c, d)):
-        raise argparse.ArgumentTypeError("bbox values must be finite")
-    if not (-180 <= a < c <= 180 and -90 <= b < d <= 90):
-        raise argparse.ArgumentTypeError(
-            "bbox must satisfy -180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90"
-        )
-    return a, b, c, d
+        return parse_bbox(text)
+    except LocatorError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _positive(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError("must be a positive finite number")
-    return value
+        return check_positive(float(text), "value")
+    except (ValueError, LocatorError):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive finite number, got {text!r}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="car speed on the regional network (OSM extracts use per-class speeds)",
     )
     b.add_argument("--walk-kph", type=_positive, default=5.0, help="walking speed (OSM extracts)")
+    b.add_argument(
+        "--max-segment-m",
+        type=_positive,
+        default=1000.0,
+        help="densify straight segments along the geodesic to at most this length",
+    )
     b.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     b.add_argument("--force", action="store_true", help="replace an existing artifact")
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -197,8 +200,6 @@ def _configure_logging(verbosity: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
-    from locator.errors import LocatorError
-
     commands = {
         "build": _cmd_build,
         "check": _cmd_check,
@@ -217,7 +218,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from geodata.build import BuildOptions, build
 
     manifest = build(
         BuildOptions(
@@ -229,27 +229,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
             truck_kph=args.truck_kph,
             car_kph=args.car_kph,
             walk_kph=args.walk_kph,
+            max_segment_m=args.max_segment_m,
             force=args.force,
             progress=False if args.no_progress else None,
-        )
+        ),
+        Settings(artifact_dir=args.out),
     )
-    from locator.artifact import manifest_summary
-
     print(json.dumps(manifest_summary(manifest), ensure_ascii=False, indent=2))
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from locator.artifact import check_artifact
 
-    report = check_artifact(args.artifact)
+    report = check_artifact(args.artifact, Settings(artifact_dir=args.artifact))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
     from api.auth import KeyStore
-    from locator.config import Settings
 
     if not args.artifact.is_dir():
         print(f"locator keys: no artifact directory {args.artifact}", file=sys.stderr)
@@ -262,11 +260,9 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _cmd_stations(args: argparse.Namespace) -> int:
-    from locator.artifact import load_manifest
-    from locator.store import StationStore
 
     load_manifest(args.artifact)  # a clear ArtifactError for a wrong directory
-    with StationStore(args.artifact / "stations.sqlite") as store:
+    with StationStore(args.artifact / STATIONS_FILE) as store:
         if args.stations_command == "export":
             if args.format == "csv":
                 text = store.export_csv()
@@ -277,9 +273,6 @@ def _cmd_stations(args: argparse.Namespace) -> int:
             else:
                 args.out.write_text(text, "utf-8")
             return 0
-        from geodata.build import network_area
-        from locator.graph import RoadGraph
-
         area = network_area(RoadGraph.load(args.artifact))
         before = store.count()
         if not args.file.is_file():
@@ -306,7 +299,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from locator.config import Settings
 
     overrides: dict[str, object] = {}
     if args.artifact is not None:
@@ -317,10 +309,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = Settings(**overrides)  # type: ignore[arg-type]
     if args.build_if_missing and not (settings.artifact_dir / "manifest.json").is_file():
-        from geodata.build import BuildOptions, build
-
         log.warning("no artifact at %s: building the regional default", settings.artifact_dir)
-        build(BuildOptions(out=settings.artifact_dir, force=settings.artifact_dir.exists()))
+        build(
+            BuildOptions(out=settings.artifact_dir, force=settings.artifact_dir.exists()),
+            settings,
+        )
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0

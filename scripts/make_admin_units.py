@@ -44,7 +44,7 @@ from pypinyin import Style, lazy_pinyin, load_phrases_dict
 from shapely.geometry import mapping, shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from locator.datum import gcj02_to_wgs84
+from locator.network.datum import gcj02_to_wgs84
 
 log = logging.getLogger("make_admin_units")
 

@@ -9,7 +9,7 @@ import pytest
 from gridfactory import make_grid
 from hypothesis import settings
 
-from locator.graph import RoadGraph
+from locator.network.graph import RoadGraph
 
 # Local runs explore new random examples every time; CI (CI=true) replays a fixed
 # derandomised sequence so a landing never depends on luck. Failures print a reproducer.

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from locator.graph import RoadGraph
-from locator.projection import Projector, utm_crs_for
+from locator.network.graph import RoadGraph
+from locator.network.projection import Projector, utm_crs_for
 
 GRID_ORIGIN = (111.95, 43.65)  # lon, lat (near Erenhot); only to give the grid real coordinates
 
@@ -108,3 +108,32 @@ def make_grid(
     )
     g.validate()
     return g
+
+
+def grid_pairs(rows: int, cols: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Every road of a ``rows`` x ``cols`` grid as a pair of (row, col) nodes."""
+    pairs = []
+    for r in range(rows):
+        for c in range(cols):
+            if c + 1 < cols:
+                pairs.append(((r, c), (r, c + 1)))
+            if r + 1 < rows:
+                pairs.append(((r, c), (r + 1, c)))
+    return pairs
+
+
+def random_grid(rows: int, cols: int, seed: int, *, spacing_m: float = 1000.0) -> RoadGraph:
+    """A ``make_grid`` grid with random one-way and missing edges (may be disconnected)."""
+    rng = np.random.default_rng(seed)
+    pairs = grid_pairs(rows, cols)
+    missing = []
+    oneway = []
+    for a, b in pairs:
+        x = rng.random()
+        if x < 0.15:
+            missing.append((a, b))
+        elif x < 0.45:
+            oneway.append((a, b) if rng.random() < 0.5 else (b, a))
+    if len(missing) == len(pairs):
+        missing.pop()
+    return make_grid(rows, cols, spacing_m=spacing_m, oneway=oneway, missing=missing)

@@ -13,7 +13,7 @@ from api.auth import KeyRecord, KeyStore, require_api_key
 from api.params import get_locator
 from api.problems import problem_responses
 from api.schemas import AuditEntry, AuditLog, KeyInfo, KeyList
-from locator.service import Locator
+from locator import Locator
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -13,12 +13,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.geojson import GeoJSONResponse, contour_features, dumps
-from api.params import Crs, CrsQ, ModeQ, OptLatQ, OptLonQ, get_locator, parse_minutes, to_wgs84
+from api.params import Crs, CrsQ, ModeQ, OptLatQ, OptLonQ, get_locator, to_wgs84
 from api.problems import problem_responses
 from api.schemas import IsochroneCollection
-from locator.errors import InvalidParameterError
-from locator.isochrones import IsochroneContour
-from locator.service import Locator
+from locator import Contour, Locator
+from locator.arguments import parse_minutes
 
 router = APIRouter(prefix="/v1", tags=["circles"])
 
@@ -31,14 +30,14 @@ class BodyCache:
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.size = size
-        self._items: dict[tuple[object, ...], tuple[list[IsochroneContour], bytes]] = {}
+        self._items: dict[tuple[object, ...], tuple[list[Contour], bytes]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[object, ...], contours: list[IsochroneContour]) -> bytes | None:
+    def get(self, key: tuple[object, ...], contours: list[Contour]) -> bytes | None:
         item = self._items.get(key)
         return item[1] if item is not None and item[0] is contours else None
 
-    def put(self, key: tuple[object, ...], contours: list[IsochroneContour], body: bytes) -> None:
+    def put(self, key: tuple[object, ...], contours: list[Contour], body: bytes) -> None:
         with self._lock:
             if len(self._items) >= self.size:
                 self._items.clear()
@@ -92,11 +91,7 @@ def isochrones(
     most ``max_minutes`` (``request_too_large``).
     """
     mins = parse_minutes(minutes)
-    if station_id is not None and (lon is not None or lat is not None):
-        raise InvalidParameterError("give either station_id or lon and lat, not both")
-    if station_id is None:
-        if lon is None or lat is None:
-            raise InvalidParameterError("give a station_id or both lon and lat")
+    if station_id is None and lon is not None and lat is not None:
         lon, lat = to_wgs84(loc, lon, lat, crs)
     contours = loc.isochrones(
         lon=lon,

@@ -17,15 +17,14 @@ from api.params import (
     LatQ,
     LonQ,
     ModeQ,
-    china_time,
     get_locator,
-    parse_enum_list,
-    parse_lonlat,
+    point_param,
     to_wgs84,
 )
 from api.problems import problem_responses
 from api.schemas import NearestCollection, RouteFeature
-from locator.service import Locator
+from locator import Locator
+from locator.arguments import check_instant, parse_enum_list
 from locator.stations import Service, StationKind
 
 router = APIRouter(prefix="/v1", tags=["routing"])
@@ -78,8 +77,8 @@ def nearest(
         y,
         mode=mode,
         kind=kind,
-        services=parse_enum_list(services, Service, "services"),
-        open_at=china_time(at, "at"),
+        services=parse_enum_list(services, Service, name="services"),
+        open_at=check_instant(at, name="at"),
         k=k,
     )
     used_mode = loc.check_mode(mode)
@@ -136,11 +135,8 @@ def route(
     crs: CrsQ = Crs.wgs84,
 ) -> Response:
     """Fastest route along the roads, partial edges at both ends included."""
-    start = to_wgs84(loc, *parse_lonlat(from_, "from"), crs)
-    if "," in to:
-        end: tuple[float, float] | str = to_wgs84(loc, *parse_lonlat(to, "to"), crs)
-    else:
-        end = to
+    start = point_param(loc, from_, "from", crs)
+    end: tuple[float, float] | str = point_param(loc, to, "to", crs) if "," in to else to
     r = loc.route(start, end, mode=mode)
     extra = {"to_station_id": end} if isinstance(end, str) else {}
     return Response(dumps(route_feature(r, **extra)), media_type=GeoJSONResponse.media_type)

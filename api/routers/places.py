@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import shapely
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,14 +12,15 @@ from api.i18n import language_headers, request_lang
 from api.params import LangQ, get_locator
 from api.problems import problem_responses
 from api.schemas import PortCollection, RegionCollection
+from locator import METRES_PER_DEGREE, Locator
 from locator.errors import RegionNotFoundError
-from locator.service import Locator
 
 router = APIRouter(prefix="/v1", tags=["reference"])
 
 LocatorDep = Annotated[Locator, Depends(get_locator)]
-_M_PER_DEG = 111_000.0
-_NOT_MODIFIED = {304: {"description": "Not modified (If-None-Match)"}}
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (If-None-Match)"}
+}
 
 
 @router.get(
@@ -93,7 +94,9 @@ def regions(
         if geometry:
             geom = u.geometry
             if simplify_m > 0:
-                geom = shapely.simplify(geom, simplify_m / _M_PER_DEG, preserve_topology=True)
+                geom = shapely.simplify(
+                    geom, simplify_m / METRES_PER_DEGREE, preserve_topology=True
+                )
         features.append(region_feature(u, language, geom))
     body = dumps({"type": "FeatureCollection", "features": features})
     return cached_response(request, body, headers=language_headers(language))

@@ -13,14 +13,13 @@ from api.i18n import Lang, language_headers, pick, request_lang
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg
 from api.problems import problem_responses
 from api.schemas import CoverageResponse, PlanRequest, PlanResponse
+from locator import METRES_PER_DEGREE, Locator
 from locator.errors import RegionNotFoundError
-from locator.service import Locator
 from locator.stations import StationKind
 
 router = APIRouter(prefix="/v1", tags=["planning"])
 
 LocatorDep = Annotated[Locator, Depends(get_locator)]
-_M_PER_DEG = 111_000.0
 
 
 def _unit_name(loc: Locator, code: str, lang: Lang) -> str | None:
@@ -89,7 +88,7 @@ def coverage(
     )
     gaps = report.uncovered
     if simplify_m > 0 and not gaps.is_empty:
-        gaps = shapely.simplify(gaps, simplify_m / _M_PER_DEG, preserve_topology=False)
+        gaps = shapely.simplify(gaps, simplify_m / METRES_PER_DEGREE, preserve_topology=False)
     body = {
         "kind": report.kind,
         "mode": report.mode,

@@ -1,7 +1,7 @@
 """``/v1/stations``: list (GeoJSON, OGC API Features paging, ETag), read, and keyed edits.
 
-Edits go through :class:`locator.service.Locator` (one store transaction with its audit
-row, then the forests and circles), so the very next query sees them.
+Edits go through :class:`locator.Locator` (one store transaction with its audit row, then
+the nearest-station indexes and circles), so the very next query sees them.
 """
 
 from __future__ import annotations
@@ -15,20 +15,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from api.auth import KeyRecord, require_api_key
 from api.geojson import GEOJSON, GeoJSONResponse, cached_response, dumps, station_feature
 from api.i18n import language_headers, request_lang
-from api.params import (
-    Crs,
-    CrsQ,
-    LangQ,
-    china_time,
-    get_locator,
-    parse_bbox,
-    parse_enum_list,
-    to_wgs84,
-)
+from api.params import Crs, CrsQ, LangQ, bbox_param, get_locator, to_wgs84
 from api.problems import ApiError, problem_responses
 from api.schemas import StationCollection, StationFeature, StationPatch
-from locator.errors import SnapError
-from locator.service import Locator
+from locator import Locator
+from locator.arguments import check_instant, parse_enum_list
 from locator.stations import Service, Station, StationKind
 
 log = logging.getLogger(__name__)
@@ -108,22 +99,13 @@ def list_stations(
     ``If-None-Match`` to get ``304 Not Modified``.
     """
     language = request_lang(request, lang)
-    need = set(parse_enum_list(services, Service, "services"))
-    box = parse_bbox(loc, bbox, crs) if bbox else None
-    at = china_time(open_at, "open_at")
-    matched: list[Station] = []
-    for st in loc.stations():
-        if kind is not None and st.kind != kind:
-            continue
-        if port is not None and st.port_id != port:
-            continue
-        if need and not need.issubset(st.services):
-            continue
-        if box is not None and not (box[0] <= st.lon <= box[2] and box[1] <= st.lat <= box[3]):
-            continue
-        if at is not None and not st.hours.is_open(at):
-            continue
-        matched.append(st)
+    matched = loc.stations(
+        kind=kind,
+        services=parse_enum_list(services, Service, name="services"),
+        open_at=check_instant(open_at, name="open_at"),
+        bbox=bbox_param(loc, bbox, crs) if bbox else None,
+        port=port,
+    )
     page = matched[offset : offset + limit]
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + limit < len(matched):
@@ -174,14 +156,6 @@ def _actor(key: KeyRecord) -> str:
     return f"api-key:{key.name}"
 
 
-def _check_area(loc: Locator, lon: float, lat: float) -> None:
-    """Reject a position outside the network's area (no road nearby is allowed)."""
-    try:
-        loc.snap(lon, lat)
-    except SnapError:
-        log.info("station at (%s, %s) has no road within the snap radius", lon, lat)
-
-
 def _validated(loc: Locator, record: dict[str, Any], *, new: bool) -> Station:
     (st,) = loc.store.validate_rows([record], mode="insert" if new else "upsert", what="station")
     return st
@@ -213,7 +187,6 @@ def add_station(
             409, "station_exists", f"a station with id {station.id!r} exists", station_id=station.id
         )
     lon, lat = to_wgs84(loc, station.lon, station.lat, crs)
-    _check_area(loc, lon, lat)
     record = station.model_dump(mode="json") | {"lon": lon, "lat": lat}
     st = loc.add_station(_validated(loc, record, new=True), actor=_actor(key))
     language = request_lang(request, lang)
@@ -266,7 +239,6 @@ def patch_station(
         record["lon"], record["lat"] = to_wgs84(
             loc, float(record["lon"]), float(record["lat"]), crs
         )
-        _check_area(loc, record["lon"], record["lat"])
     st = loc.update_station(_validated(loc, record, new=False), actor=_actor(key))
     language = request_lang(request, lang)
     return GeoJSONResponse(station_feature(st, language), headers=language_headers(language))

@@ -21,7 +21,6 @@ so a browser enforces the "no other host" rule even if a script tried otherwise.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +34,8 @@ from pydantic import BaseModel
 from api.basemap import Basemap, GeoJSONBody
 from api.geojson import GeoJSONResponse
 from api.problems import problem_responses
-from locator.errors import InvalidParameterError
-from locator.service import Locator
+from locator import Locator
+from locator.arguments import parse_bbox, parse_minutes
 from locator.stations import StationKind
 
 log = logging.getLogger(__name__)
@@ -250,25 +249,6 @@ def _send(request: Request, body: GeoJSONBody) -> Response:
     return Response(body.raw, media_type=GEOJSON, headers=headers)
 
 
-def _parse_bbox(text: str) -> tuple[float, float, float, float]:
-    parts = text.split(",")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InvalidParameterError(
-            "bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", bbox=text
-        )
-    min_lon, min_lat, max_lon, max_lat = values
-    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
-        raise InvalidParameterError(
-            "bbox must satisfy -180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90",
-            bbox=text,
-        )
-    return min_lon, min_lat, max_lon, max_lat
-
-
 def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     """The widget's routes (pages and fonts hidden from the OpenAPI, base map documented)."""
     router = APIRouter()
@@ -344,7 +324,7 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         """The artifact's road network, folded to undirected lines, simplified to about
         200 m and grouped in 1° cells (one MultiLineString feature per cell). Built once per
         loaded artifact; ETag and gzip supported."""
-        box = _parse_bbox(bbox) if bbox is not None else None
+        box = parse_bbox(bbox) if bbox is not None else None
         return _send(request, _basemap(request).roads.body(box))
 
     @router.get(
@@ -395,27 +375,10 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         largest first, each with ``station_id``, ``kind`` and ``minutes``: what the widget
         draws, in one request instead of one ``/v1/isochrones`` call per station. Same
         limits as ``/v1/isochrones`` (``request_too_large``)."""
-        mins = _parse_minutes(minutes)
+        mins = parse_minutes(minutes)
         return _send(request, _basemap(request).circles(minutes=mins, mode=mode, kind=kind))
 
     return router
-
-
-def _parse_minutes(text: str) -> list[float]:
-    out = []
-    for raw in text.split(","):
-        if not raw.strip():
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise InvalidParameterError(
-                "minutes must be comma-separated finite numbers", parameter="minutes"
-            )
-        out.append(value)
-    return out
 
 
 def include_widget(app: FastAPI, *, font_roots: Sequence[Path] | None = None) -> None:

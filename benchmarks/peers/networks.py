@@ -22,8 +22,8 @@ from scipy.spatial import cKDTree
 
 from benchmarks.networks import helsinki_pbf, load_network
 from geodata.regional import load_regional_graph, two_way_graph
-from locator.graph import RoadGraph
-from locator.projection import Projector
+from locator.network.graph import RoadGraph
+from locator.network.projection import Projector
 
 log = logging.getLogger(__name__)
 

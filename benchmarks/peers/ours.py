@@ -1,6 +1,7 @@
 """Our engine (``locator``) in the peer benchmark: build, nearest, route, circles,
 coverage labelling, site suggestions. Engine-level classes are used directly (the same
-ones ``Locator`` wraps), because networks 2 and 3 carry random stations, not a store."""
+ones ``Locator`` delegates to), because networks 2 and 3 carry random stations, not a
+store. Circle buffers are the service's settings (``Settings.circle_buffer_m``)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import shapely
 
 from benchmarks.peers.common import rss_mb, stats
 from benchmarks.peers.networks import Scenario, prepare
-from locator.coverage import label_nodes
+from locator.analysis.coverage import label_nodes
+from locator.analysis.isochrones import IsochroneEngine
+from locator.analysis.nearest import StationIndex
+from locator.analysis.routing import RoutingEngine
+from locator.analysis.siting import coverage_matrix, road_length_per_node, suggest_sites
+from locator.config import Settings
 from locator.errors import LocatorError
-from locator.isochrones import IsochroneEngine
-from locator.nearest import NearestForest
-from locator.routing import RoutingEngine
-from locator.search import Snap
-from locator.siting import road_length_per_node, suggest_sites
-from locator.snapping import SnapIndex
+from locator.network.core import Network
+from locator.network.snapping import Snap, SnapIndex
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +34,21 @@ MAX_SNAP_M = 20_000.0
 class Ours:
     snap_index: SnapIndex
     routing: RoutingEngine
-    forest: NearestForest
+    index: StationIndex
     circles: IsochroneEngine
     station_snaps: list[Snap]
+    buffer_m: float
 
 
 def build(sc: Scenario) -> tuple[Ours, dict[str, Any]]:
-    """Indexes + nearest forest + circle engine; time and RSS growth."""
+    """Network (geometry, mode graphs, snap grid) + nearest index + circle engine; time
+    and RSS growth."""
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    idx = SnapIndex(sc.graph)
-    eng = RoutingEngine(sc.graph, twins=idx.twins, geometry=idx.geometry)
-    idx.snap(
-        float(sc.graph.node_lon[0]),
-        float(sc.graph.node_lat[0]),
-        max_snap_m=MAX_SNAP_M,
-        mode=sc.mode,
-    )
-    eng.mode_graph(sc.mode, reverse=True)
-    eng.mode_graph(sc.mode)
+    net = Network(sc.graph)
+    idx = net.snapper
+    eng = RoutingEngine(net)
+    idx.grid(sc.mode)
     t_index = time.perf_counter() - t0
     if sc.station_snapped is None:
         prepare(sc, idx, MAX_SNAP_M)
@@ -58,25 +56,27 @@ def build(sc: Scenario) -> tuple[Ours, dict[str, Any]]:
         sc.station_lonlat[:, 0], sc.station_lonlat[:, 1], max_snap_m=MAX_SNAP_M, mode=sc.mode
     )
     t1 = time.perf_counter()
-    forest = NearestForest.compute(eng, sc.mode, snaps)
+    index = StationIndex.compute(
+        eng, sc.mode, [str(i) for i in range(len(snaps))], list(snaps)
+    )
+    index.ensure_table()
     t_forest = time.perf_counter() - t1
     t2 = time.perf_counter()
-    circ = IsochroneEngine(sc.graph)
-    circ.mode_graph(sc.mode, "from")
-    circ.mode_graph(sc.mode, "to")
+    circ = IsochroneEngine(net)
     _ = circ.geometry.unnoded_roads  # one-off road-crossing check (the server warms it too)
     t_circ = time.perf_counter() - t2
     total = time.perf_counter() - t0
-    return Ours(idx, eng, forest, circ, list(snaps)), {
+    buffer_m = Settings().circle_buffer_m(sc.graph.network_kind)
+    return Ours(idx, eng, index, circ, list(snaps), buffer_m), {
         "build_s": total,
         "parts_s": {
-            "snap_index+routing_csr": t_index,
-            "nearest_forest": t_forest,
+            "network(geometry+mode_csr+snap_grid)": t_index,
+            "nearest_index": t_forest,
             "circle_engine": t_circ,
         },
         "rss_growth_mb": rss_mb() - rss0,
-        "what": "SnapIndex (segment grid) + RoutingEngine CSR + NearestForest (one reverse "
-        "multi-source search + per-station time table) + IsochroneEngine geometry",
+        "what": "Network (edge geometry, per-mode CSR, segment grid) + StationIndex (one "
+        "reverse multi-source search + per-station time table) + IsochroneEngine",
     }
 
 
@@ -93,16 +93,16 @@ def nearest(o: Ours, sc: Scenario, n: int) -> dict[str, Any]:
         a = time.perf_counter()
         try:
             snap = o.snap_index.snap(lon, lat, max_snap_m=MAX_SNAP_M, mode=sc.mode)
-            r = o.forest.query(snap)
+            (r,) = o.index.nearest(snap)
             st1.append(r.station)
             d1.append(r.duration_s)
-        except LocatorError:
+        except (LocatorError, ValueError):
             st1.append(-1)
             d1.append(float("inf"))
         b = time.perf_counter()
         try:
             snap = o.snap_index.snap(lon, lat, max_snap_m=MAX_SNAP_M, mode=sc.mode)
-            rs = o.forest.nearest_k(snap, k=3)
+            rs = o.index.nearest(snap, k=3)
             st3.append([x.station for x in rs])
             d3.append([x.duration_s for x in rs])
         except LocatorError:
@@ -118,8 +118,8 @@ def nearest(o: Ours, sc: Scenario, n: int) -> dict[str, Any]:
         "k1_duration_s": d1,
         "k3_station": st3,
         "k3_duration_s": d3,
-        "method": "snap to edge (STRtree) + forest lookup + path walk + route assembly (k=1); "
-        "snap + bounded forward search + k routes (k=3)",
+        "method": "snap to edge (segment grid) + forest lookup + path walk + route assembly "
+        "(k=1); snap + per-station time table (or bounded search) + k routes (k=3)",
     }
 
 
@@ -158,14 +158,16 @@ def circles(o: Ours, sc: Scenario, idx: list[int], minutes: tuple[int, ...]) -> 
         lon, lat = float(sc.point_lonlat[i, 0]), float(sc.point_lonlat[i, 1])
         a = time.perf_counter()
         snap = o.snap_index.snap(lon, lat, max_snap_m=MAX_SNAP_M, mode=sc.mode)
-        cs = o.circles.isochrones(snap, mode=sc.mode, minutes=minutes, direction="from")
+        cs = o.circles.isochrones(
+            snap, mode=sc.mode, minutes=minutes, direction="from", buffer_m=o.buffer_m
+        )
         t.append(time.perf_counter() - a)
         polys.append([geo.to_projected(c.polygon) for c in cs])
     return {
         "circles": stats(t),
         "polygons": polys,
         "method": "snap + bounded search + exact partial-edge intervals + buffered roads "
-        "(buffer per network kind), nested by union",
+        "(Settings.circle_buffer_m per network kind), nested in WGS 84 by union",
     }
 
 
@@ -173,7 +175,7 @@ def reached_lines(o: Ours, sc: Scenario, lon: float, lat: float, minutes: float)
     """Projected road pieces actually reachable from a point within ``minutes`` (truth)."""
     snap = o.snap_index.snap(lon, lat, max_snap_m=MAX_SNAP_M, mode=sc.mode)
     iv = o.circles.reached(snap, mode=sc.mode, minutes=minutes, direction="from")
-    return o.circles.geometry.cut(iv)
+    return iv.lines(o.circles.geometry)
 
 
 def coverage(o: Ours, sc: Scenario, limit_s: float, repeat: int) -> dict[str, Any]:
@@ -207,8 +209,6 @@ def siting(
     o: Ours, sc: Scenario, k: int, minutes: float, n_candidates: int, seed: int
 ) -> dict[str, Any]:
     """Greedy MCLP on road-length demand; also returns the coverage sets for spopt."""
-    from locator.siting import coverage_matrix
-
     assert sc.station_nodes is not None
     lab = label_nodes(
         o.circles, [int(x) for x in sc.station_nodes], mode=sc.mode, limit_s=minutes * 60
@@ -216,8 +216,8 @@ def siting(
     demand = road_length_per_node(o.circles.geometry)
     a = time.perf_counter()
     res = suggest_sites(
-        o.circles.geometry,
-        o.circles.mode_graph(sc.mode, "to"),
+        o.circles.net,
+        sc.mode,
         lab.time_s,
         demand,
         k=k,
@@ -235,7 +235,7 @@ def siting(
     if cand.shape[0] > n_candidates:
         cand = np.sort(np.random.default_rng(seed).choice(cand, size=n_candidates, replace=False))
     a = time.perf_counter()
-    cover = coverage_matrix(o.circles.mode_graph(sc.mode, "to"), cand, minutes * 60)
+    cover = coverage_matrix(o.circles.net.mode(sc.mode).reverse, cand, minutes * 60)
     cover_s = time.perf_counter() - a
     remaining = np.where(lab.time_s <= minutes * 60, 0.0, demand)
     return {

@@ -189,7 +189,7 @@ def _tree(sc: Scenario) -> cKDTree:
 def nearest(conn: Any, sc: Scenario, n: int) -> dict[str, Any]:
     """KD-tree (built once) node of the point + ``pgr_dijkstraCost`` one-to-many to the
     station nodes, k fastest (k=1 and k=3 from one query)."""
-    from locator.projection import Projector
+    from locator.network.projection import Projector
 
     assert sc.station_nodes is not None
     assert sc.usable_nodes is not None

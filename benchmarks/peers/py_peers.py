@@ -51,7 +51,7 @@ def nx_nearest(mg: nx.MultiDiGraph, sc: Scenario, n: int) -> dict[str, Any]:
 
     assert sc.station_nodes is not None
     assert sc.node_xy is not None
-    from locator.projection import Projector
+    from locator.network.projection import Projector
 
     px, py = Projector(sc.graph.crs).forward(sc.point_lonlat[:n, 0], sc.point_lonlat[:n, 1])
     st_nodes = [int(x) for x in sc.station_nodes]
@@ -81,7 +81,7 @@ def nx_nearest_fast(mg: nx.MultiDiGraph, sc: Scenario, n: int) -> dict[str, Any]
     Dijkstra from all stations on the reversed graph, stopping at the point's node."""
     assert sc.station_nodes is not None
     assert sc.node_xy is not None
-    from locator.projection import Projector
+    from locator.network.projection import Projector
 
     rev = mg.reverse(copy=True)
     tree = cKDTree(sc.node_xy[sc.usable_nodes])
@@ -199,7 +199,7 @@ def pandana_nearest(net: Any, sc: Scenario, n: int, max_s: float) -> dict[str, A
     ``shortest_path_lengths`` 1xS (CH queries), k fastest."""
     import pandas as pd
 
-    from locator.projection import Projector
+    from locator.network.projection import Projector
 
     assert sc.station_nodes is not None
     px, py = Projector(sc.graph.crs).forward(sc.point_lonlat[:n, 0], sc.point_lonlat[:n, 1])

@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import KeyStore
 from geodata.build import BuildOptions, build
+from locator import Locator
 from locator.config import Settings
-from locator.service import Locator
 
 
 @pytest.fixture(scope="session")
 def api_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The regional artifact with the sample stations, built once (read-only by convention)."""
     out = tmp_path_factory.mktemp("api-session") / "regional"
-    build(BuildOptions(out=out, progress=False))
+    build(BuildOptions(out=out, progress=False), Settings(artifact_dir=out))
     return out
 
 

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.params import Crs, to_wgs84
-from locator.datum import wgs84_to_bd09, wgs84_to_gcj02
-from locator.service import Locator
+from locator import Locator
+from locator.network.datum import wgs84_to_bd09, wgs84_to_gcj02
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from api.params import CHINA_TZ
-from locator.datum import wgs84_to_gcj02
-from locator.service import Locator
+from locator import Locator
+from locator.network.datum import wgs84_to_gcj02
+from locator.stations import CHINA_STANDARD_TIME as CHINA_TZ
 
 
 def _ids(body: dict) -> list[str]:

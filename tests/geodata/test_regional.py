@@ -8,7 +8,8 @@ import pytest
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from geodata.regional import RegionalSpeeds, load_regional_graph, regional_source_info
-from locator.projection import REGIONAL_CRS
+from locator.network.modegraph import ModeGraph
+from locator.network.projection import REGIONAL_CRS
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_window_and_crs(graph):
 
 
 def test_twenty_three_components(graph):
-    n, _ = connected_components(graph.csr("car"), directed=False)
+    n, _ = connected_components(ModeGraph(graph, "car").forward.matrix, directed=False)
     assert n == 23
 
 
@@ -77,7 +78,7 @@ def test_known_gap_manzhouli_hailar_detour(graph):
     # is far longer than the ~190 km highway (DATA.md documents the detour)
     a = _node_near(graph, 117.43, 49.59)  # Manzhouli
     b = _node_near(graph, 119.76, 49.21)  # Hailar
-    lengths = graph.csr("car")
+    lengths = ModeGraph(graph, "car").forward.matrix
     lengths.data = lengths.data * (80 / 3.6)  # car times at 80 km/h back to metres
     d = dijkstra(lengths, indices=a)[b]
     assert d > 350_000
@@ -89,7 +90,7 @@ def test_matches_networkx_on_sample(graph):
     for u, v, t in zip(graph.edge_u, graph.edge_v, graph.edge_time_s["truck"], strict=True):
         if not g.has_edge(int(u), int(v)) or g[int(u)][int(v)]["w"] > t:
             g.add_edge(int(u), int(v), w=float(t))
-    csr_t = graph.csr("truck")
+    csr_t = ModeGraph(graph, "truck").forward.matrix
     for src in rng.choice(graph.n_nodes, 3, replace=False):
         ours = dijkstra(csr_t, indices=int(src))
         ref = nx.single_source_dijkstra_path_length(g, int(src), weight="w")

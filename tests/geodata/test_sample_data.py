@@ -12,20 +12,23 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
+from geodata.build import DATA_DIR, SAMPLE_STATIONS_FILE
 from geodata.regional import load_regional_graph
-from geodata.stations import DATA_DIR, SAMPLE_STATIONS_FILE, load_ports, load_sample_stations
-from locator.stations import Service, StationKind
-from locator.store import StationStore
+from locator.artifact.loader import load_ports
+from locator.stations import Service, Station, StationKind
+from locator.stations.store import StationStore
 
 
 @pytest.fixture(scope="module")
 def ports():
-    return {p.id: p for p in load_ports()}
+    return {p.id: p for p in load_ports(DATA_DIR / "ports.json")}
 
 
 @pytest.fixture(scope="module")
 def stations():
-    return load_sample_stations()
+    doc = json.loads(SAMPLE_STATIONS_FILE.read_text(encoding="utf-8"))
+    assert doc["type"] == "FeatureCollection"
+    return [Station.from_feature(f) for f in doc["features"]]
 
 
 @pytest.fixture(scope="module")

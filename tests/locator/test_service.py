@@ -14,10 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geodata.build import BuildOptions, build
+from locator import Locator
+from locator.analysis.coverage import label_nodes
+from locator.analysis.isochrones import IsochroneEngine
 from locator.config import Settings
 from locator.errors import (
     InvalidCoordinateError,
     InvalidParameterError,
+    LocatorError,
     NoRouteError,
     OutsideServiceAreaError,
     RegionNotFoundError,
@@ -26,15 +30,14 @@ from locator.errors import (
     StationNotFoundError,
     StationValidationError,
 )
-from locator.service import Locator
-from locator.stations import Service, StationKind
-from locator.store import StationStore
+from locator.stations import Service, Station, StationKind
+from locator.stations.store import StationStore
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("svc") / "regional"
-    build(BuildOptions(out=out, progress=False))
+    build(BuildOptions(out=out, progress=False), Settings(artifact_dir=out))
     return out
 
 
@@ -53,10 +56,11 @@ def fresh(artifact, tmp_path) -> Locator:
 
 def _near_network_points(loc: Locator, n: int, seed: int) -> list[tuple[float, float]]:
     rng = np.random.default_rng(seed)
-    nodes = rng.choice(loc.graph.n_nodes, n, replace=False)
+    graph = loc.network.graph
+    nodes = rng.choice(graph.n_nodes, n, replace=False)
     jitter = rng.uniform(-0.005, 0.005, size=(n, 2))
     return [
-        (float(loc.graph.node_lon[i] + dx), float(loc.graph.node_lat[i] + dy))
+        (float(graph.node_lon[i] + dx), float(graph.node_lat[i] + dy))
         for i, (dx, dy) in zip(nodes, jitter, strict=True)
     ]
 
@@ -92,20 +96,51 @@ def test_nearest_fast_path_is_never_beaten(loc, kind):
         assert best.distance_m == pytest.approx(best.route.distance_m)
 
 
-def test_search_path_agrees_with_forest(loc):
-    for lon, lat in _near_network_points(loc, 15, seed=3):
+@pytest.mark.parametrize("kind", [k.value for k in StationKind])
+def test_every_path_gives_the_same_answer_under_the_same_bound(loc, kind):
+    """k = 1 (forest), k > 1 and filters (tables) answer one query alike, with or without
+    a bound; a bound that stops the search says so."""
+    every = [s.value for s in Service]
+    for lon, lat in _near_network_points(loc, 15, seed=3 + len(kind)):
         try:
-            (fast,) = loc.nearest(lon, lat, kind="driver_station")
+            (fast,) = loc.nearest(lon, lat, kind=kind)
         except (NoRouteError, SnapError):
             continue
-        if fast.duration_s > loc.settings.max_search_s:
-            with pytest.raises(NoRouteError, match="within"):
-                loc.nearest(lon, lat, kind="driver_station", k=3, max_time_s=4 * 3600)
-            continue
-        # max_time_s forces the general (search) path
-        slow = loc.nearest(lon, lat, kind="driver_station", k=3, max_time_s=4 * 3600)
-        assert slow[0].duration_s == pytest.approx(fast.duration_s, rel=1e-9)
-        assert [a.duration_s for a in slow] == sorted(a.duration_s for a in slow)
+        three = loc.nearest(lon, lat, kind=kind, k=3)
+        assert three[0].duration_s == pytest.approx(fast.duration_s, rel=1e-9)
+        assert [a.duration_s for a in three] == sorted(a.duration_s for a in three)
+        offered = set(fast.station.services)
+        if offered:
+            svc = sorted(offered)[:1]
+            (filtered,) = loc.nearest(lon, lat, kind=kind, services=svc)
+            assert filtered.duration_s == pytest.approx(fast.duration_s, rel=1e-9)
+        missing = sorted(set(every) - offered)[:1]
+        for bound in (fast.duration_s * 0.5, fast.duration_s * 2.0 + 1.0):
+            if bound >= fast.duration_s:
+                assert loc.nearest(lon, lat, kind=kind, max_time_s=bound)[0].duration_s == (
+                    pytest.approx(fast.duration_s, rel=1e-9)
+                )
+                continue
+            for extra in ({}, {"k": 3}, {"services": missing}):
+                with pytest.raises(NoRouteError, match="within"):
+                    loc.nearest(lon, lat, kind=kind, max_time_s=bound, **extra)
+
+
+def test_far_station_is_found_by_every_path(loc):
+    """From near Manzhouli the only outdoor-worker posts are 10 h and more away: k = 1,
+    k = 3 and a service filter all find them (there is no hidden 4 h bound)."""
+    lon, lat = 117.3438, 49.5974
+    (one,) = loc.nearest(lon, lat, kind="outdoor_worker_post")
+    assert one.duration_s > 4 * 3600
+    three = loc.nearest(lon, lat, kind="outdoor_worker_post", k=3)
+    assert three[0].station.id == one.station.id
+    assert three[0].duration_s == pytest.approx(one.duration_s, rel=1e-9)
+    rest = loc.nearest(lon, lat, kind="outdoor_worker_post", services=["rest"])
+    assert rest[0].duration_s >= one.duration_s - 1e-6
+    with pytest.raises(NoRouteError, match="within 240 min"):
+        loc.nearest(lon, lat, kind="outdoor_worker_post", k=3, max_time_s=4 * 3600)
+    with pytest.raises(NoRouteError, match="within 240 min"):
+        loc.nearest(lon, lat, kind="outdoor_worker_post", max_time_s=4 * 3600)
 
 
 def test_filters_services_and_opening_hours(loc):
@@ -114,8 +149,12 @@ def test_filters_services_and_opening_hours(loc):
     assert {a.station.id for a in answers} == {
         s.id for s in loc.stations() if Service.overnight_lodging in s.services
     }
-    with pytest.raises(NoRouteError):  # none within the search bound of Erenhot
-        loc.nearest(111.98, 43.65, services=["overnight_lodging"])
+    # from Erenhot the nearest lodging is in Manzhouli, many hours away: found, unless
+    # the driver bounds the search
+    far = loc.nearest(111.98, 43.65, services=["overnight_lodging"])[0]
+    assert far.duration_s > 4 * 3600 and far.station.port_id == "manzhouli"
+    with pytest.raises(NoRouteError, match="within 240 min"):
+        loc.nearest(111.98, 43.65, services=["overnight_lodging"], max_time_s=4 * 3600)
     lon, lat = 111.98, 43.65  # Erenhot
     # a time at which some station is closed: every answer must be open then
     at = datetime(2026, 11, 28, 3, 30)
@@ -154,14 +193,14 @@ def test_station_circles_precomputed_match_live(loc):
     st = loc.stations()[0]
     stored = loc.isochrones(station_id=st.id)
     assert [c.minutes for c in stored] == [5.0, 10.0, 15.0]
-    snap = loc.snap(st.lon, st.lat)
-    live = loc.circles_engine.isochrones(snap, mode=loc.default_mode, buffer_m=loc.buffer_m)
+    live = loc.isochrones(lon=st.lon, lat=st.lat)  # the same point, computed now
     for a, b in zip(stored, live, strict=True):
         # stored circles are simplified by 5 m and rounded to 1e-6 degrees
         assert a.area_km2 == pytest.approx(b.area_km2, rel=0.02)
         assert a.polygon.symmetric_difference(b.polygon).area < 0.02 * b.polygon.area
-    for small, big in itertools.pairwise(stored):
-        assert small.polygon.difference(big.polygon).area <= 1e-9 + 1e-6 * small.polygon.area
+    for contours in (stored, live):  # nested exactly, in the delivered coordinates
+        for small, big in itertools.pairwise(contours):
+            assert small.polygon.difference(big.polygon).area <= 1e-15
 
 
 def test_coverage_report(loc):
@@ -181,9 +220,11 @@ def test_coverage_report(loc):
     assert box.region == "bbox"
     # imported demand points with weights: one next to a driver station, one far away
     st = next(s for s in loc.stations() if s.kind.value == "driver_station")
-    times = loc.forests[("truck", "driver_station")][0].node_time_s
+    drivers = [loc.snap(s.lon, s.lat) for s in loc.stations(kind="driver_station")]
+    times = label_nodes(IsochroneEngine(loc.network), drivers, mode="truck").time_s
     far_node = int(np.argmax(np.where(np.isfinite(times), times, -1.0)))  # hours from any
-    far = (float(loc.graph.node_lon[far_node]), float(loc.graph.node_lat[far_node]))
+    graph = loc.network.graph
+    far = (float(graph.node_lon[far_node]), float(graph.node_lat[far_node]))
     weighted = loc.coverage(
         kind="driver_station", region=None, demand=[(st.lon, st.lat, 250.0), (*far, 40.0)]
     )
@@ -215,15 +256,13 @@ def _station_like(loc: Locator, sid: str, lon: float, lat: float, kind: str = "d
         capacity_people=None,
         area_m2=None,
     )
-    from locator.stations import Station
-
     return Station.model_validate(base)
 
 
 def test_edits_are_seen_by_the_next_query(fresh):
     loc = fresh
     # a network node (about 5 minutes from the Ganqimaodu driver home)
-    lon, lat = float(loc.graph.node_lon[100]), float(loc.graph.node_lat[100])
+    lon, lat = float(loc.network.graph.node_lon[100]), float(loc.network.graph.node_lat[100])
     before = loc.nearest(lon, lat, kind="driver_station")[0]
     new = _station_like(loc, "test-new-station", lon, lat)
     loc.add_station(new, actor="test")
@@ -256,7 +295,7 @@ def test_station_off_the_network_is_rejected_and_nothing_changes(fresh):
 
 def test_reopen_after_out_of_band_store_change_recomputes(fresh):
     loc = fresh
-    lon, lat = float(loc.graph.node_lon[100]), float(loc.graph.node_lat[100])
+    lon, lat = float(loc.network.graph.node_lon[100]), float(loc.network.graph.node_lat[100])
     with StationStore(loc.directory / "stations.sqlite") as store:
         store.add(_station_like(loc, "added-offline", lon, lat), actor="sql")
     # and one moved offline: its stored circles must not be served
@@ -278,8 +317,6 @@ def test_reopen_after_out_of_band_store_change_recomputes(fresh):
     lat=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-90, 90)),
 )
 def test_any_coordinate_gets_an_answer_or_a_domain_error(loc, lon, lat):
-    from locator.errors import LocatorError
-
     try:
         answers = loc.nearest(lon, lat, kind="worker_home")
     except LocatorError:

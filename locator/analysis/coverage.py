@@ -1,0 +1,432 @@
+"""Coverage of a region by the stations' service circles, and the gaps they leave.
+
+One multi-source search on the reverse graph labels every node with the time to its
+nearest station. From those labels each physical road is covered by a fraction (its
+partially reached ends, plus the stretch around a station on the road itself), demand
+points are covered when their own travel time is within the budget, and the uncovered
+stretches come back as geometry: the gaps a planner looks at.
+
+**Road length has one definition everywhere**: the length of a road as the network states
+it (``edge_length_m``, each physical road once), times a fraction of it. Covered length
+is the covered fraction times that length; a region's length is the fraction of the
+road's polyline that lies inside the region (measured along the polyline in the
+artifact's projected CRS) times that length. So the rows of a table add up to the figure
+of their union, and the whole network is the same figure by either path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from locator.analysis.isochrones import IsochroneEngine, Place
+from locator.errors import LocatorError
+from locator.network.core import Network
+from locator.network.reach import Intervals, complement, reached_intervals
+from locator.network.search import search
+from locator.network.snapping import Snap
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class CoverageLabels:
+    """Time from every node to its nearest station (one reverse multi-source search).
+
+    Attributes
+    ----------
+    mode
+        Travel mode of the search.
+    time_s
+        Seconds from each node to the nearest station; ``inf`` beyond ``limit_s``.
+    station
+        Index (into the ``stations`` passed to :func:`label_nodes`) of that station, -1.
+    limit_s
+        Search bound.
+    snaps
+        The stations placed part-way along roads (their own roads count as covered near
+        them).
+    """
+
+    mode: str
+    time_s: FloatArray
+    station: IntArray
+    limit_s: float
+    snaps: tuple[Snap, ...]
+
+
+def label_nodes(
+    engine: IsochroneEngine,
+    stations: Sequence[Place],
+    *,
+    mode: str,
+    limit_s: float = np.inf,
+) -> CoverageLabels:
+    """Label every node with the time to its nearest station.
+
+    Parameters
+    ----------
+    engine
+        Circle engine of the network (its seeds are the circles' seeds).
+    stations
+        Station places: :class:`Snap` or node ids.
+    mode
+        Travel mode.
+    limit_s
+        Stop the search at this many seconds (nodes beyond stay ``inf``).
+    """
+    nodes, costs, owner, snaps = engine.seeds(stations, mode, "to")
+    result = search(engine.net.mode(mode).reverse, nodes, costs, limit_s=limit_s, trees=True)
+    _, seed = result.trees()
+    station = np.where(seed >= 0, owner[np.maximum(seed, 0)] if owner.size else -1, -1)
+    return CoverageLabels(mode, result.time_s, station.astype(np.int64), limit_s, tuple(snaps))
+
+
+@dataclass(frozen=True)
+class DemandPoints:
+    """Weighted demand (workers, trips) placed on the network.
+
+    Either ``edge``/``fraction`` (snapped points) or ``node`` (points on nodes) is given.
+    """
+
+    lon: FloatArray
+    lat: FloatArray
+    weight: FloatArray
+    edge: IntArray | None = None
+    fraction: FloatArray | None = None
+    node: IntArray | None = None
+
+    @classmethod
+    def from_snaps(cls, snaps: Sequence[Snap], weight: npt.ArrayLike | None = None) -> DemandPoints:
+        """Demand at snapped points (position on the road, original lon/lat kept)."""
+        n = len(snaps)
+        w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+        return cls(
+            lon=np.array([s.lon for s in snaps], dtype=np.float64),
+            lat=np.array([s.lat for s in snaps], dtype=np.float64),
+            weight=w,
+            edge=np.array([s.edge for s in snaps], dtype=np.int64),
+            fraction=np.array([s.fraction for s in snaps], dtype=np.float64),
+        )
+
+    @classmethod
+    def from_nodes(
+        cls, net: Network, nodes: npt.ArrayLike, weight: npt.ArrayLike | None = None
+    ) -> DemandPoints:
+        """Demand at network nodes."""
+        idx = np.asarray(nodes, dtype=np.int64)
+        w = np.ones(idx.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+        g = net.graph
+        return cls(lon=g.node_lon[idx], lat=g.node_lat[idx], weight=w, node=idx)
+
+    @property
+    def total(self) -> float:
+        return float(self.weight.sum())
+
+
+def standing_demand(
+    net: Network,
+    places: Sequence[tuple[float, float, float]],
+    *,
+    max_snap_m: float,
+) -> list[Snap]:
+    """The standing demand points (ports, worker homes) placed on the network.
+
+    ``places`` are ``(lon, lat, snap radius m)``; a place with no road within its radius
+    is left out (it is not on the network).
+    """
+    snaps: list[Snap] = []
+    for lon, lat, radius_m in places:
+        with contextlib.suppress(LocatorError):
+            snaps.append(net.snapper.snap(lon, lat, max_snap_m=max(radius_m, max_snap_m)))
+    return snaps
+
+
+@dataclass(frozen=True)
+class RegionCoverage:
+    """Coverage of one region (one row of the planner's table)."""
+
+    code: str
+    road_km: float
+    covered_km: float
+    share: float
+    demand_total: float
+    demand_covered: float
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """What the stations of one kind cover within ``minutes``, for one region."""
+
+    kind: str
+    mode: str
+    minutes: float
+    region: str
+    road_km: float
+    covered_km: float
+    share: float
+    demand_total: float
+    demand_covered: float
+    rows: list[RegionCoverage]
+    uncovered: BaseGeometry
+    stations_used: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Coverage:
+    """What the stations' ``minutes`` circles cover, from :class:`CoverageLabels`.
+
+    Parameters
+    ----------
+    engine
+        Circle engine of the network.
+    labels
+        Node labels (search bound at least ``minutes``).
+    minutes
+        Time budget of the service circle.
+    """
+
+    def __init__(self, engine: IsochroneEngine, labels: CoverageLabels, minutes: float) -> None:
+        limit_s = float(minutes) * 60.0
+        if limit_s > labels.limit_s:
+            raise ValueError(
+                f"labels were searched to {labels.limit_s:.0f} s, less than {limit_s:.0f} s"
+            )
+        self.engine = engine
+        self.net = engine.net
+        self.labels = labels
+        self.minutes = float(minutes)
+        self.limit_s = limit_s
+        geo = self.net.geometry
+        self.mode_graph = self.net.mode(labels.mode)
+        self.covered: Intervals = reached_intervals(
+            geo, self.mode_graph, labels.time_s, "to", limit_s, snaps=labels.snaps
+        )
+        self.road_fraction: FloatArray = self.covered.fraction_per_road(geo.n_roads)
+        allowed = self.mode_graph.allowed
+        p = geo.partner
+        #: roads the mode may use in at least one direction (the only ones counted)
+        self.mode_roads: BoolArray = allowed[geo.canon] | ((p >= 0) & allowed[np.maximum(p, 0)])
+        self._xy_length = geo.road_xy_length_m()
+
+    # ------------------------------------------------------------------ totals
+    @property
+    def total_length_m(self) -> float:
+        """Length of every road usable by the mode in either direction."""
+        return float(self.net.geometry.road_length_m[self.mode_roads].sum())
+
+    @property
+    def covered_length_m(self) -> float:
+        """Road length inside the circles."""
+        # an elementwise product and sum: np.dot would wake BLAS threads on every request
+        return float((self.road_fraction * self.net.geometry.road_length_m).sum())
+
+    @property
+    def share(self) -> float:
+        """Covered share of the road length (0 when there is no road)."""
+        total = self.total_length_m
+        return self.covered_length_m / total if total > 0 else 0.0
+
+    # ------------------------------------------------------------------ points
+    def point_times(self, edge: npt.ArrayLike, fraction: npt.ArrayLike) -> FloatArray:
+        """Seconds from snapped points (``edge``, ``fraction``) to the nearest station."""
+        e = np.asarray(edge, dtype=np.int64)
+        f = np.asarray(fraction, dtype=np.float64)
+        graph = self.net.graph
+        geo = self.net.geometry
+        mg = self.mode_graph
+        allowed, times = mg.allowed, mg.time_s
+        t = self.labels.time_s
+        twin = geo.twins[e]
+        tw = np.maximum(twin, 0)
+        with np.errstate(invalid="ignore"):
+            ahead = np.where(allowed[e], (1.0 - f) * times[e] + t[graph.edge_v[e]], np.inf)
+            back = np.where((twin >= 0) & allowed[tw], f * times[tw] + t[graph.edge_u[e]], np.inf)
+        best = np.minimum(ahead, back)
+        # a station on the same road reaches nearby points directly
+        for snap in self.labels.snaps:
+            road = geo.road_of_edge[snap.edge]
+            same = np.nonzero(geo.road_of_edge[e] == road)[0]
+            if same.size == 0:
+                continue
+            canon = int(geo.canon[road])
+            partner = int(geo.partner[road])
+            s_c = 1.0 - snap.fraction if geo.flipped[snap.edge] else snap.fraction
+            d_c = np.where(geo.flipped[e[same]], 1.0 - f[same], f[same])
+            direct = np.full(same.shape[0], np.inf)
+            if allowed[canon]:  # drive along the canonical direction up to the station
+                fwd = d_c <= s_c
+                direct[fwd] = (s_c - d_c[fwd]) * times[canon]
+            if partner >= 0 and allowed[partner]:
+                bwd = d_c >= s_c
+                direct[bwd] = np.minimum(direct[bwd], (d_c[bwd] - s_c) * times[partner])
+            best[same] = np.minimum(best[same], direct)
+        return np.where(best <= self.labels.limit_s, best, np.inf)
+
+    def demand_times(self, demand: DemandPoints) -> FloatArray:
+        """Seconds from each demand point to the nearest station (``inf`` beyond)."""
+        if demand.edge is not None and demand.fraction is not None:
+            return self.point_times(demand.edge, demand.fraction)
+        if demand.node is not None:
+            return self.labels.time_s[demand.node]
+        raise ValueError("demand points need snapped edges/fractions or node ids")
+
+    def demand_covered(self, demand: DemandPoints) -> BoolArray:
+        """Which demand points reach a station within the budget."""
+        covered: BoolArray = self.demand_times(demand) <= self.limit_s
+        return covered
+
+    # ------------------------------------------------------------------ regions
+    def gaps(self) -> Intervals:
+        """The uncovered stretches of the mode's roads."""
+        gaps = complement(self.covered, self.net.geometry.n_roads)
+        return gaps.select(self.mode_roads[gaps.road])
+
+    def _region_length_m(self, pieces: Intervals, poly_xy: BaseGeometry) -> float:
+        """Stated length of ``pieces`` inside a projected polygon (the module's rule)."""
+        if len(pieces) == 0:
+            return 0.0
+        geo = self.net.geometry
+        inside_xy = _clipped_lengths(pieces.lines(geo), poly_xy)
+        denom = self._xy_length[pieces.road]
+        share = np.divide(inside_xy, denom, out=np.zeros_like(inside_xy), where=denom > 0)
+        return float(np.sum(share * geo.road_length_m[pieces.road]))
+
+    def region(
+        self, code: str, region: BaseGeometry, demand: DemandPoints | None = None
+    ) -> RegionCoverage:
+        """Road km, covered km, share and covered demand inside one lon/lat polygon."""
+        geo = self.net.geometry
+        poly_xy = _valid(geo.to_projected(region))
+        roads = np.nonzero(self.mode_roads)[0]
+        whole = Intervals(roads, np.zeros(roads.shape[0]), np.ones(roads.shape[0]))
+        road_m = self._region_length_m(whole, poly_xy)
+        covered = self.covered.select(self.mode_roads[self.covered.road])
+        covered_m = self._region_length_m(covered, poly_xy)
+        demand_total = demand_covered = 0.0
+        if demand is not None:
+            x, y = self.net.projector.forward(demand.lon, demand.lat)
+            inside = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
+            hit = self.demand_covered(demand)
+            demand_total = float(demand.weight[inside].sum())
+            demand_covered = float(demand.weight[inside & hit].sum())
+        return RegionCoverage(
+            code=code,
+            road_km=road_m / 1000.0,
+            covered_km=covered_m / 1000.0,
+            share=covered_m / road_m if road_m > 0 else 0.0,
+            demand_total=demand_total,
+            demand_covered=demand_covered,
+        )
+
+    def whole(self, demand: DemandPoints | None = None) -> RegionCoverage:
+        """The figures of the whole network (the same rule, no clipping)."""
+        road_m, covered_m = self.total_length_m, self.covered_length_m
+        d_total = d_cov = 0.0
+        if demand is not None:
+            d_total = demand.total
+            d_cov = float(demand.weight[self.demand_covered(demand)].sum())
+        return RegionCoverage(
+            "all",
+            road_m / 1000.0,
+            covered_m / 1000.0,
+            covered_m / road_m if road_m > 0 else 0.0,
+            d_total,
+            d_cov,
+        )
+
+    def table(
+        self, regions: Mapping[str, BaseGeometry], demand: DemandPoints | None = None
+    ) -> list[RegionCoverage]:
+        """One :class:`RegionCoverage` row per region code."""
+        return [self.region(code, region, demand) for code, region in regions.items()]
+
+    def uncovered(self, region: BaseGeometry | None = None) -> BaseGeometry:
+        """Uncovered road stretches (MultiLineString, lon/lat), optionally clipped."""
+        geo = self.net.geometry
+        lines = self.gaps().lines(geo)
+        if lines.size == 0:
+            return shapely.MultiLineString()
+        if region is None:
+            return geo.to_lonlat(shapely.multilinestrings(lines), densify_m=0.0)
+        poly_xy = _valid(geo.to_projected(region))
+        parts = shapely.get_parts(_clip_lines(lines, poly_xy))
+        parts = parts[shapely.get_type_id(parts) == 1]  # LineStrings (drop touching points)
+        return geo.to_lonlat(shapely.multilinestrings(parts), densify_m=0.0)
+
+
+def _valid(poly: BaseGeometry) -> BaseGeometry:
+    return poly if shapely.is_valid(poly) else shapely.make_valid(poly)
+
+
+def _clip_lines(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> BaseGeometry:
+    """Union-free clip of many lines to a polygon (exact at the boundary)."""
+    inside, touching = _split_by(lines, poly_xy)
+    cut = shapely.intersection(lines[touching], poly_xy)
+    return shapely.geometrycollections(np.concatenate([lines[inside], cut]))
+
+
+def _split_by(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> tuple[IntArray, IntArray]:
+    """Indices of the lines inside ``poly_xy`` and of those crossing its boundary (the
+    STR-tree is local to the call: nothing native is shared between requests)."""
+    tree = shapely.STRtree(lines)
+    inside = tree.query(poly_xy, predicate="contains")
+    touching = np.setdiff1d(tree.query(poly_xy, predicate="intersects"), inside)
+    return inside, touching
+
+
+def _clipped_lengths(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> FloatArray:
+    """Per line: its projected length inside ``poly_xy``."""
+    out = np.zeros(lines.shape[0])
+    if lines.size == 0:
+        return out
+    inside, touching = _split_by(lines, poly_xy)
+    out[inside] = shapely.length(lines[inside])
+    if touching.size:
+        out[touching] = shapely.length(shapely.intersection(lines[touching], poly_xy))
+    return out
+
+
+def coverage_report(
+    engine: IsochroneEngine,
+    stations: Sequence[Snap],
+    *,
+    kind: str,
+    mode: str,
+    minutes: float,
+    region: tuple[str, BaseGeometry | None],
+    rows: Mapping[str, BaseGeometry],
+    demand: DemandPoints | None,
+) -> CoverageReport:
+    """Coverage of one kind's stations within ``minutes``: the region's figures, one row
+    per unit of ``rows`` and the uncovered stretches (clipped to the region)."""
+    labels = label_nodes(engine, stations, mode=mode, limit_s=minutes * 60.0)
+    cov = Coverage(engine, labels, minutes)
+    name, poly = region
+    total = cov.whole(demand) if poly is None else cov.region(name, poly, demand)
+    return CoverageReport(
+        kind=kind,
+        mode=mode,
+        minutes=minutes,
+        region=name,
+        road_km=total.road_km,
+        covered_km=total.covered_km,
+        share=total.share,
+        demand_total=total.demand_total,
+        demand_covered=total.demand_covered,
+        rows=cov.table(rows, demand),
+        uncovered=cov.uncovered(poly),
+        stations_used=len(stations),
+    )
