@@ -177,7 +177,7 @@ def route_properties(r: Route) -> dict[str, Any]:
 
 def route_geometry(r: Route) -> dict[str, Any] | None:
     """The route polyline (a degenerate route repeats its single point)."""
-    coords = [[round(x, COORD_DECIMALS), round(y, COORD_DECIMALS)] for x, y in r.coordinates]
+    coords = np.round(r.coordinates, COORD_DECIMALS).tolist()
     if not coords:
         return None
     if len(coords) == 1:

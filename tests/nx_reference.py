@@ -101,8 +101,8 @@ def check_route_shape(
     where edge lengths are projected lengths, as on synthetic grids).
     """
     assert isinstance(route, Route)
-    assert route.coordinates[0] == (start.snapped_lon, start.snapped_lat)
-    assert route.coordinates[-1] == (end.snapped_lon, end.snapped_lat)
+    assert tuple(route.coordinates[0]) == (start.snapped_lon, start.snapped_lat)
+    assert tuple(route.coordinates[-1]) == (end.snapped_lon, end.snapped_lat)
     if check_length:
         length_m = polyline_length_m(graph, route.coordinates)
         assert abs(length_m - route.distance_m) <= 1e-6 * max(route.distance_m, 1.0) + 1e-3

@@ -10,8 +10,8 @@ same method, so every route the service returns is built one way.
 
 from __future__ import annotations
 
+import bisect
 import logging
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from locator.errors import NoRouteError
 from locator.network.core import Network
+from locator.network.geometry import element_view
 from locator.network.search import along_edge, entries, search, tree_path
 from locator.network.snapping import Snap
 
@@ -42,7 +43,7 @@ class Step(TypedDict):
     duration_s: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Route:
     """A fastest path between two points on the network.
 
@@ -53,7 +54,9 @@ class Route:
     duration_s, distance_m
         Travel time and length, partial edges at both ends included.
     coordinates
-        ``(lon, lat)`` polyline from the snapped start point to the snapped end point.
+        ``(lon, lat)`` polyline from the snapped start point to the snapped end point: a
+        read-only float array of shape ``(n, 2)``, ``n >= 2`` (a route along 1 km
+        densified roads has about one vertex per kilometre).
     edges
         Directed edge ids in travel order (the partial first/last edges included).
     steps
@@ -66,10 +69,45 @@ class Route:
     mode: str
     duration_s: float
     distance_m: float
-    coordinates: list[tuple[float, float]]
+    coordinates: FloatArray
     edges: list[int]
     steps: list[Step]
     crosses_border: bool
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return (
+            self.mode == other.mode
+            and self.duration_s == other.duration_s
+            and self.distance_m == other.distance_m
+            and np.array_equal(self.coordinates, other.coordinates)
+            and self.edges == other.edges
+            and self.steps == other.steps
+            and self.crosses_border == other.crosses_border
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking: not hashable
+
+
+@dataclass(frozen=True)
+class Middle:
+    """Full edges between a route's two partial end edges, as the route needs them.
+
+    Attributes
+    ----------
+    edges
+        Directed edge ids in travel order.
+    vertices
+        Their runs (interior vertices and head of each edge), concatenated.
+    length_m, time_s
+        Their summed length and travel time (of the route's mode).
+    """
+
+    edges: IntArray
+    vertices: IntArray
+    length_m: float
+    time_s: float
 
 
 class RoutingEngine:
@@ -90,23 +128,69 @@ class RoutingEngine:
         self.graph = graph
         self.geometry = net.geometry
         self._inside = inside_country
-        # edges drawn as one straight segment (no interior vertices)
-        self._straight = np.diff(graph.geom_offsets) == 2
-        # straight edges of positive length (zero-length ones would repeat a vertex)
-        self._simple = self._straight & (graph.edge_length_m > 0)
-        # per edge: its name index where simple, else -2 (one gather tests both)
-        self._simple_name = np.where(self._simple, graph.edge_name.astype(np.int64), -2)
-        first = graph.geom_offsets[:-1]
-        #: (lon, lat) of every edge's first shape vertex (the simple path's coordinates)
-        self._edge_starts: list[tuple[float, float]] = list(
-            zip(graph.geom_lon[first].tolist(), graph.geom_lat[first].tolist(), strict=True)
+        #: per polyline vertex: inside the country (classified once; None without one)
+        self._vertex_inside: BoolArray | None = (
+            None
+            if inside_country is None
+            else np.asarray(inside_country(graph.geom_lon, graph.geom_lat), dtype=bool)
+        )
+        #: every vertex as lon + i lat: one gather gives both coordinates
+        self._vertex_z = graph.geom_lon + 1j * graph.geom_lat
+        self._runs()
+        self._length_l = element_view(graph.edge_length_m.astype(np.float64))
+        self._times_l = {
+            m: element_view(t.astype(np.float64)) for m, t in graph.edge_time_s.items()
+        }
+        #: whether any edge has a name (the regional network has none: one step)
+        self._named = bool(
+            np.count_nonzero((graph.edge_name >= 0) & (graph.edge_name < len(graph.names)))
         )
 
-    def _crosses(self, lons: FloatArray, lats: FloatArray) -> bool:
-        if self._inside is None:
+    def _runs(self) -> None:
+        """Every edge's *run*: the vertices a route passing it in full adds after the
+        previous edge (its interior vertices and its head), without the vertices that
+        repeat the one before them. Runs are stored back to back (``run_vertices``,
+        ``run_start``, ``run_len``) with each vertex's fraction along its edge, so the
+        part of an end edge before or after a fraction is one binary search."""
+        g = self.graph
+        offsets = g.geom_offsets.astype(np.int64)
+        n_pts = g.geom_lon.shape[0]
+        first = np.zeros(n_pts, dtype=bool)
+        first[offsets[:-1]] = True
+        same = np.zeros(n_pts, dtype=bool)
+        same[1:] = self._vertex_z[1:] == self._vertex_z[:-1]
+        keep = ~first & ~same
+        edge_of = self.geometry.edge_of_vertex
+        self.run_vertices: IntArray = np.flatnonzero(keep).astype(np.int64)
+        self.run_len: IntArray = np.bincount(edge_of[keep], minlength=g.n_edges).astype(np.int64)
+        self.run_start: IntArray = np.cumsum(self.run_len) - self.run_len
+        self._run_start_l = element_view(self.run_start)
+        self._run_len_l = element_view(self.run_len)
+        self._run_vf_l = element_view(self.geometry.vertex_fraction[self.run_vertices])
+
+    def _after(self, edge: int, fraction: float) -> IntArray:
+        """The vertices of an edge's run beyond ``fraction`` (where a route enters it)."""
+        s = self._run_start_l[edge]
+        e = s + self._run_len_l[edge]
+        return self.run_vertices[bisect.bisect_right(self._run_vf_l, fraction, s, e) : e]
+
+    def _before(self, edge: int, fraction: float) -> IntArray:
+        """The vertices of an edge's run short of ``fraction`` (where a route leaves it)."""
+        s = self._run_start_l[edge]
+        e = s + self._run_len_l[edge]
+        return self.run_vertices[s : bisect.bisect_left(self._run_vf_l, fraction, s, e)]
+
+    def _crosses(
+        self, vidx: IntArray, start: tuple[float, float], end: tuple[float, float]
+    ) -> bool:
+        """Whether the route's vertices lie on both sides of the border: the network's
+        vertices were classified once (at load), only the two end points are tested."""
+        if self._inside is None or self._vertex_inside is None:
             return False
-        ins = self._inside(lons, lats)
-        return bool(ins.any() and not ins.all())
+        n_in = int(np.count_nonzero(self._vertex_inside[vidx]))
+        ends = self._inside(np.array([start[0], end[0]]), np.array([start[1], end[1]]))
+        n_in += int(np.count_nonzero(ends))
+        return bool(0 < n_in < int(vidx.shape[0]) + 2)
 
     def assemble(
         self,
@@ -123,141 +207,156 @@ class RoutingEngine:
         The route enters ``edges[0]`` at ``start_fraction``, runs the middle edges in
         full and leaves ``edges[-1]`` at ``end_fraction`` (with one edge: from
         ``start_fraction`` to ``end_fraction``). ``start``/``end`` are the snapped end
-        points (lon, lat). ``edges`` may be a list or an int array. Vectorised with a
-        small fixed cost: this runs on every nearest-station query.
-        """
-        fast = self._assemble_simple(
-            mode, edges, start_fraction, end_fraction, start=start, end=end
-        )
-        if fast is not None:
-            return fast
-        g = self.graph
-        e = np.array(edges, dtype=np.int64)
-        n = e.size
-        a = np.zeros(n)
-        b = np.ones(n)
-        a[0] = start_fraction
-        b[-1] = end_fraction
-        if n > 1:
-            # drop empty partial pieces at the ends (a point exactly at a node)
-            keep = np.ones(n, dtype=bool)
-            keep[-1] = b[-1] > a[-1]
-            keep[0] = b[0] > a[0] or not np.count_nonzero(keep[1:])
-            if np.count_nonzero(keep) < n:
-                e, a, b = e[keep], a[keep], b[keep]
-                n = e.size
-        share = b - a
-        dist = g.edge_length_m[e] * share
-        dur = g.edge_time_s[mode][e] * share
-        names = g.edge_name[e]
-        if n == 1 or not np.count_nonzero(names != names[0]):
-            steps = [
-                Step(
-                    name=self._name_of(int(names[0])),
-                    distance_m=float(np.add.reduce(dist)),
-                    duration_s=float(np.add.reduce(dur)),
-                )
-            ]
-        else:
-            first = np.concatenate([[0], np.flatnonzero(names[1:] != names[:-1]) + 1])
-            d = np.add.reduceat(dist, first).tolist()
-            t = np.add.reduceat(dur, first).tolist()
-            steps = [
-                Step(name=self._name_of(int(names[s])), distance_m=d[i], duration_s=t[i])
-                for i, s in enumerate(first.tolist())
-            ]
-        hi = g.geom_offsets[e + 1]
-        if not np.count_nonzero(~self._straight[e]):
-            vidx = hi[:-1] - 1  # straight edges: only the nodes joining the pieces
-        else:
-            lo = g.geom_offsets[e]
-            counts = hi - lo
-            piece = np.repeat(np.arange(n), counts)
-            base = np.repeat(lo - np.concatenate([[0], np.cumsum(counts[:-1])]), counts)
-            all_v = base + np.arange(piece.size)
-            vf = self.geometry.vertex_fraction[all_v]
-            inside = (vf > a[piece]) & (vf < b[piece])
-            joint = (all_v == hi[piece] - 1) & (piece < n - 1)
-            vidx = all_v[inside | joint]
-        lons = np.concatenate([[start[0]], g.geom_lon[vidx], [end[0]]])
-        lats = np.concatenate([[start[1]], g.geom_lat[vidx], [end[1]]])
-        keep_v = np.ones(lons.size, dtype=bool)
-        keep_v[1:] = (lons[1:] != lons[:-1]) | (lats[1:] != lats[:-1])
-        if np.count_nonzero(keep_v) >= 2:
-            lons, lats = lons[keep_v], lats[keep_v]
-        else:
-            lons, lats = lons[[0, -1]], lats[[0, -1]]
-        crosses = self._crosses(lons, lats)
-        return Route(
-            mode=mode,
-            duration_s=float(np.add.reduce(dur)),
-            distance_m=float(np.add.reduce(dist)),
-            coordinates=list(zip(lons.tolist(), lats.tolist(), strict=True)),
-            edges=e.tolist(),
-            steps=steps,
-            crosses_border=crosses,
-        )
-
-    def _assemble_simple(
-        self,
-        mode: str,
-        edges: Sequence[int] | IntArray,
-        start_fraction: float,
-        end_fraction: float,
-        *,
-        start: tuple[float, float],
-        end: tuple[float, float],
-    ) -> Route | None:
-        """Fast path of :meth:`assemble`: straight edges, one road name, no zero-length edge.
-
-        Returns None when the path does not qualify (the general path then runs). Raw
-        ufunc reductions: ``.sum()``/``.min()`` cost microseconds of Python overhead.
+        points (lon, lat). The middle edges are gathered by :meth:`middle` and the route
+        finished by :meth:`assemble_parts`, which every answer path shares.
         """
         e = np.asarray(edges, dtype=np.int64)
-        if e.shape[0] > 1 and start_fraction >= 1.0:
-            e = e[1:]
-            start_fraction = 0.0
-        if e.shape[0] > 1 and end_fraction <= 0.0:
-            e = e[:-1]
-            end_fraction = 1.0
-        key = self._simple_name[e]
-        name = int(key[0])
-        if name == -2 or np.count_nonzero(key != name):
-            return None
-        g = self.graph
-        lengths = g.edge_length_m[e]
-        times = g.edge_time_s[mode][e]
         if e.shape[0] == 1:
-            share = end_fraction - start_fraction
-            dist_m = float(lengths[0]) * share
-            dur_s = float(times[0]) * share
-        else:
-            dist_m = float(np.add.reduce(lengths)) - float(lengths[0]) * start_fraction
-            dist_m -= float(lengths[-1]) * (1.0 - end_fraction)
-            dur_s = float(np.add.reduce(times)) - float(times[0]) * start_fraction
-            dur_s -= float(times[-1]) * (1.0 - end_fraction)
-        edge_list: list[int] = e.tolist()
-        coords = [start]
-        if len(edge_list) == 2:
-            coords.append(self._edge_starts[edge_list[1]])
-        elif len(edge_list) > 2:
-            # first vertex of every piece after the first, gathered in C
-            coords += operator.itemgetter(*edge_list[1:])(self._edge_starts)
-        if coords[-1] != end or len(coords) == 1:
-            coords.append(end)
-        if len(coords) > 2 and coords[1] == start:
-            coords.pop(0)
-        arr = np.asarray(coords, dtype=np.float64)
-        crosses = self._crosses(arr[:, 0], arr[:, 1])
+            return self._single(mode, int(e[0]), start_fraction, end_fraction, start, end)
+        return self.assemble_parts(
+            mode,
+            first=int(e[0]),
+            start_fraction=start_fraction,
+            middle=self.middle(mode, e[1:-1]),
+            last=int(e[-1]),
+            end_fraction=end_fraction,
+            start=start,
+            end=end,
+        )
+
+    def middle(self, mode: str, edges: IntArray) -> Middle:
+        """The parts of a chain of full edges: their vertex runs, length and time."""
+        lens = self.run_len[edges]
+        lead = np.cumsum(lens) - lens
+        total = int(np.add.reduce(lens)) if lens.shape[0] else 0
+        vertices = self.run_vertices[
+            np.repeat(self.run_start[edges] - lead, lens) + np.arange(total)
+        ]
+        return Middle(
+            edges,
+            vertices,
+            float(np.add.reduce(self.graph.edge_length_m[edges])),
+            float(np.add.reduce(self.graph.edge_time_s[mode][edges])),
+        )
+
+    def assemble_parts(
+        self,
+        mode: str,
+        *,
+        first: int,
+        start_fraction: float,
+        middle: Middle,
+        last: int,
+        end_fraction: float,
+        start: tuple[float, float],
+        end: tuple[float, float],
+    ) -> Route:
+        """A :class:`Route` entering ``first`` at ``start_fraction``, along ``middle`` in
+        full, leaving ``last`` at ``end_fraction``: a fixed handful of array operations
+        whatever the route's length (only the two end edges are cut at fractions)."""
+        a0, b1 = float(start_fraction), float(end_fraction)
+        length, times = self._length_l, self._times_l[mode]
+        share0, share1 = 1.0 - a0, b1
+        dist_m = middle.length_m + length[first] * share0 + length[last] * share1
+        dur_s = middle.time_s + times[first] * share0 + times[last] * share1
+        # a point exactly at a node leaves an empty piece at that end: not part of the route
+        head = [first] if a0 < 1.0 else []
+        tail = [last] if b1 > 0.0 else []
+        if not head and not tail and middle.edges.shape[0] == 0:
+            head = [first]  # a route from a node to itself: keep one (empty) piece
+        edges = [*head, *middle.edges.tolist(), *tail]
+        steps = None
+        if self._named:
+            e = np.array(edges, dtype=np.int64)
+            steps = self._steps(mode, e, share0 if head else None, share1 if tail else None)
+        if steps is None:
+            steps = [Step(name=None, distance_m=dist_m, duration_s=dur_s)]
+        vidx = np.concatenate([self._after(first, a0), middle.vertices, self._before(last, b1)])
+        return self._route(mode, vidx, edges, dist_m, dur_s, steps, start, end)
+
+    def _single(  # noqa: PLR0917 (private; assemble's arguments)
+        self,
+        mode: str,
+        edge: int,
+        a0: float,
+        b1: float,
+        start: tuple[float, float],
+        end: tuple[float, float],
+    ) -> Route:
+        """A route along one edge, from fraction ``a0`` to ``b1``."""
+        share = b1 - a0
+        dist_m = self._length_l[edge] * share
+        dur_s = self._times_l[mode][edge] * share
+        s = self._run_start_l[edge]
+        e_ = s + self._run_len_l[edge]
+        lo = bisect.bisect_right(self._run_vf_l, a0, s, e_)
+        vidx = self.run_vertices[lo : max(lo, bisect.bisect_left(self._run_vf_l, b1, s, e_))]
+        name = self._name_of(int(self.graph.edge_name[edge]))
+        steps = [Step(name=name, distance_m=dist_m, duration_s=dur_s)]
+        return self._route(mode, vidx, [edge], dist_m, dur_s, steps, start, end)
+
+    def _route(  # noqa: PLR0917 (private; the parts the two assemblers computed)
+        self,
+        mode: str,
+        vidx: IntArray,
+        edges: list[int],
+        dist_m: float,
+        dur_s: float,
+        steps: list[Step],
+        start: tuple[float, float],
+        end: tuple[float, float],
+    ) -> Route:
+        # runs repeat no vertex; only the end points may repeat their neighbours
+        k = vidx.shape[0]
+        if k and self._vertex_z[vidx[0]] == complex(*start):
+            vidx, k = vidx[1:], k - 1
+        if k and self._vertex_z[vidx[-1]] == complex(*end):
+            vidx, k = vidx[:-1], k - 1
+        z = np.empty(k + 2, dtype=np.complex128)
+        z[0] = complex(*start)
+        z[1:-1] = self._vertex_z[vidx]
+        z[-1] = complex(*end)
+        coords = z.view(np.float64).reshape(-1, 2)  # (real, imag) pairs: no copy
+        coords.flags.writeable = False
         return Route(
             mode=mode,
             duration_s=dur_s,
             distance_m=dist_m,
             coordinates=coords,
-            edges=edge_list,
-            steps=[Step(name=self._name_of(name), distance_m=dist_m, duration_s=dur_s)],
-            crosses_border=crosses,
+            edges=edges,
+            steps=steps,
+            crosses_border=self._crosses(vidx, start, end),
         )
+
+    def _steps(
+        self, mode: str, e: IntArray, share0: float | None, share1: float | None
+    ) -> list[Step] | None:
+        """Consecutive edges grouped by road name (``None``: one unnamed step).
+
+        ``share0``/``share1`` are the shares of the first and last edge of ``e`` that the
+        route uses (``None``: that end edge is not in ``e``, all edges count in full).
+        """
+        if not self._named:
+            return None
+        names = self.graph.edge_name[e]
+        name0 = int(names[0])
+        if not np.count_nonzero(names != name0):
+            if self._name_of(name0) is None:
+                return None
+            first = np.zeros(1, dtype=np.int64)
+        else:
+            first = np.concatenate([[0], np.flatnonzero(names[1:] != names[:-1]) + 1])
+        share = np.ones(e.shape[0])
+        if share0 is not None:
+            share[0] = share0
+        if share1 is not None:
+            share[-1] = share1
+        d = np.add.reduceat(self.graph.edge_length_m[e] * share, first).tolist()
+        t = np.add.reduceat(self.graph.edge_time_s[mode][e] * share, first).tolist()
+        return [
+            Step(name=self._name_of(int(names[s])), distance_m=d[i], duration_s=t[i])
+            for i, s in enumerate(first.tolist())
+        ]
 
     def _name_of(self, k: int) -> str | None:
         table = self.graph.names

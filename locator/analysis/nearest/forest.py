@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import depth_first_order
 
 from locator.analysis.nearest.targets import NearestResult, StationTargets
-from locator.analysis.routing import RoutingEngine
+from locator.analysis.routing import Middle, RoutingEngine
 from locator.errors import ArtifactError, NoRouteError
 from locator.network.geometry import element_view
 from locator.network.search import search
@@ -78,6 +78,7 @@ class NearestForest:
         self._head_pos_l = element_view(head_pos)
         self._order_l = element_view(order)
         self._edge_by_pos = node_next_edge[order]
+        self._runs_by_pos()
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -168,26 +169,71 @@ class NearestForest:
             np.asarray(arrays["node_next_edge"], dtype=np.int64),
         )
 
+    def _runs_by_pos(self) -> None:
+        """The vertex runs, lengths and times of the edges laid out by heavy-path position,
+        in descending position order: the edges of one heavy-path piece (positions
+        ``end`` down to ``top``) are then ONE slice of vertices and two subtractions."""
+        routing = self.routing
+        e = self._edge_by_pos
+        n = e.shape[0]
+        valid = e >= 0
+        safe = np.where(valid, e, 0)
+        run_len = np.where(valid, routing.run_len[safe], 0)
+        desc = np.arange(n - 1, -1, -1)
+        start_desc = np.cumsum(run_len[desc]) - run_len[desc]
+        run_start = np.empty(n, dtype=np.int64)
+        run_start[desc] = start_desc
+        total = int(run_len.sum())
+        self._vertices_desc = routing.run_vertices[
+            np.repeat(routing.run_start[safe][desc] - start_desc, run_len[desc]) + np.arange(total)
+        ]
+        self._run_start_l = element_view(np.append(run_start, total))
+        graph = routing.graph
+        length = np.where(valid, graph.edge_length_m[safe], 0.0)
+        times = np.where(valid, graph.edge_time_s[self.mode][safe], 0.0)
+        # suffix sums: the full edges of positions p..n-1
+        self._length_from_l = element_view(np.append(np.cumsum(length[::-1])[::-1], 0.0))
+        self._time_from_l = element_view(np.append(np.cumsum(times[::-1])[::-1], 0.0))
+
     # ------------------------------------------------------------------ query
-    def _path_edges(self, node: int) -> tuple[IntArray, int]:
-        """``node_next_edge`` of every node from ``node`` to its tree's root, and the root.
+    def _path(self, node: int) -> tuple[Middle, int]:
+        """The full edges from ``node`` to its tree's root (the root's own edge, which
+        holds the station, excluded) as route parts, and the root.
 
         The root path is cut into O(log n) heavy-path pieces, each a reversed slice of
-        the edges ordered by heavy-path position, instead of one Python step per node.
+        the edges, one slice of the vertex runs and two subtractions of suffix sums,
+        instead of one step per node or per edge.
         """
         pos, head_pos, order, nxt = self._pos_l, self._head_pos_l, self._order_l, self._next_l
-        by_pos = self._edge_by_pos
-        pieces = []
+        by_pos, verts = self._edge_by_pos, self._vertices_desc
+        run_start, length_from, time_from = (
+            self._run_start_l,
+            self._length_from_l,
+            self._time_from_l,
+        )
+        edges, vertices = [], []
+        length_m = time_s = 0.0
         while True:
             top = head_pos[node]
             end = pos[node]
-            pieces.append(by_pos[end : top - 1 if top > 0 else None : -1])
             root = order[top]
             node = nxt[root]
+            # the last piece stops before its top: the root's edge holds the station
+            stop = top if node >= 0 else top + 1
+            if end >= stop:
+                edges.append(by_pos[end : stop - 1 if stop > 0 else None : -1])
+                vertices.append(verts[run_start[end] : run_start[stop - 1] if stop > 0 else None])
+                length_m += length_from[stop] - length_from[end + 1]
+                time_s += time_from[stop] - time_from[end + 1]
             if node < 0:
                 break
-        edges = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-        return edges, root
+        middle = Middle(
+            _joined(edges),
+            _joined(vertices),
+            length_m,
+            time_s,
+        )
+        return middle, root
 
     def from_forest(self, snap: Snap, *, bound_s: float = np.inf) -> NearestResult | None:
         """The nearest station from a snapped point, with its route; no graph search.
@@ -203,31 +249,29 @@ class NearestForest:
             if tt < best_t:
                 best_t, best_opt = tt, o
         # a station on the point's own road, reached directly
-        best = np.full(len(t.snaps), best_t)
-        direct = t.on_own_edge(snap, best)
+        direct = t.along_own_road(snap)
         if direct:
-            i = min(direct, key=lambda j: (direct[j][0], j))
-            if direct[i][0] < best_t:
-                if direct[i][0] > bound_s:
+            i, d = min(direct, key=lambda item: (item[1][0], item[0]))
+            if d[0] < best_t:
+                if d[0] > bound_s:
                     return None
-                r = t.route_direct(snap, i, direct[i])
+                r = t.route_direct(snap, i, d)
                 return NearestResult(i, r.duration_s, r)
         if best_opt is None or best_t > bound_s:
             return None
         station = self._station_l[best_opt.node]
-        path, root = self._path_edges(best_opt.node)
-        last = self._next_edge_l[root]
+        middle, root = self._path(best_opt.node)
+        last = self._next_edge_l[root]  # the edge holding the station
         s = t.snaps[station]
         if s is None:  # pragma: no cover - forests are built from their own targets
             raise NoRouteError("inconsistent forest", mode=self.mode)
         f_end = s.fraction if last == s.edge else 1.0 - s.fraction
-        edges = np.empty(path.shape[0] + 1, dtype=np.int64)
-        edges[0] = best_opt.edge
-        edges[1:] = path  # ends with `last`, the edge holding the station
-        r = self.routing.assemble(
+        r = self.routing.assemble_parts(
             self.mode,
-            edges,
+            first=best_opt.edge,
             start_fraction=best_opt.f0,
+            middle=middle,
+            last=last,
             end_fraction=f_end,
             start=(snap.snapped_lon, snap.snapped_lat),
             end=(s.snapped_lon, s.snapped_lat),
@@ -290,3 +334,12 @@ def heavy_paths(nxt: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     light = pos != parent_pos + 1
     head_pos = np.maximum.accumulate(np.where(light[order], np.arange(n), 0))[pos]
     return order, pos, head_pos
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _joined(parts: list[IntArray]) -> IntArray:
+    if not parts:
+        return _EMPTY
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -138,18 +138,30 @@ class StationTargets:
         return cand
 
     # ------------------------------------------------------------------ shared steps
+    def along_own_road(self, snap: Snap) -> list[tuple[int, Direct]]:
+        """The stations on the point's own road the mode reaches directly along it."""
+        net = self.routing.net
+        geo = net.geometry
+        here = geo.canonical(snap.edge, snap.fraction)
+        on_road = self.by_edge.get(here[0])
+        if not on_road:
+            return []
+        mg = net.mode(self.mode)
+        out = []
+        for i in on_road:
+            d = along_edge(geo, mg, here, (here[0], float(self.canon_fraction[i])))
+            if d is not None:
+                out.append((i, d))
+        return out
+
     def on_own_edge(self, snap: Snap, best: FloatArray) -> dict[int, Direct]:
         """Stations on the point's own road reached directly no slower than ``best``.
 
         Lowers ``best`` in place for them and returns their direct pieces.
         """
-        net = self.routing.net
-        geo, mg = net.geometry, net.mode(self.mode)
-        here = geo.canonical(snap.edge, snap.fraction)
         direct: dict[int, Direct] = {}
-        for i in self.by_edge.get(here[0], ()):
-            d = along_edge(geo, mg, here, (here[0], float(self.canon_fraction[i])))
-            if d is not None and d[0] <= best[i]:
+        for i, d in self.along_own_road(snap):
+            if d[0] <= best[i]:
                 best[i] = d[0]
                 direct[i] = d
         return direct
