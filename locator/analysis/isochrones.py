@@ -44,6 +44,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Shape = Literal["roads", "concave"]
 SHAPES: tuple[Shape, ...] = ("roads", "concave")
+#: Road pieces are simplified by this many metres before they are buffered (far below
+#: the band's half-width and the output grid; removes the build's collinear vertices).
+BAND_SIMPLIFY_M = 0.1
 #: Radius (m) of the disc that keeps every reached point inside a concave hull.
 HULL_POINT_M = 1.0
 #: A place a circle is drawn around: a snapped point, or a network node id.
@@ -77,14 +80,15 @@ def round_lonlat(geom: BaseGeometry, decimals: int = COORD_DECIMALS) -> BaseGeom
     """A valid polygonal geometry with every vertex on the ``10**-decimals`` grid.
 
     The grid values are the doubles nearest to the decimals (so they print short).
+    Rounding rarely makes a polygon invalid (a ring touching itself may cross itself by
+    a hair); then it is repaired and snapped again with GEOS's valid-output mode.
     """
-    grid = 10.0**-decimals
-    if not shapely.is_valid(geom):
-        # a transform can turn a polygon that touches itself at a point into one that
-        # crosses itself by a hair; repair first, so snapping loses no part of it
-        geom = _polygonal(shapely.make_valid(geom))
-    snapped = shapely.set_precision(geom, grid, mode="valid_output")
-    return shapely.transform(snapped, lambda c: np.round(c, decimals))
+    rounded = shapely.transform(geom, lambda c: np.round(c, decimals))
+    if shapely.is_valid(rounded):
+        return _polygonal(rounded)
+    repaired = _polygonal(shapely.make_valid(geom)) if not shapely.is_valid(geom) else geom
+    snapped = shapely.set_precision(repaired, 10.0**-decimals, mode="valid_output")
+    return _polygonal(shapely.transform(snapped, lambda c: np.round(c, decimals)))
 
 
 class IsochroneEngine:
@@ -216,7 +220,6 @@ class IsochroneEngine:
         reached_nodes = np.flatnonzero(np.isfinite(times))
         roads = geo.roads_at(reached_nodes)
         contours: list[Contour] = []
-        prev_xy: BaseGeometry = shapely.Polygon()
         prev_ll: BaseGeometry = shapely.Polygon()
         for budget in budgets:
             limit_s = budget * 60.0
@@ -226,18 +229,20 @@ class IsochroneEngine:
             lines = intervals.lines(geo)
             if shape == "roads":
                 unnoded = geo.unnoded_roads[intervals.road]
+                # the build densified long roads along the geodesic every kilometre; in
+                # the projected CRS those vertices lie on a line to millimetres, and
+                # buffering pays for every vertex: drop the ones within BAND_SIMPLIFY_M
+                lines = shapely.simplify(lines, BAND_SIMPLIFY_M, preserve_topology=False)
                 piece = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
             else:
                 piece = _concave(
                     lines, times, reached_nodes, self.graph, limit_s, ratio=concave_ratio
                 )
-            polygon = shapely.union_all([prev_xy, piece]) if not prev_xy.is_empty else piece
             if simplify_m > 0:
-                polygon = shapely.simplify(polygon, simplify_m, preserve_topology=True)
-                polygon = shapely.union_all([prev_xy, polygon])
-            polygon = _polygonal(polygon)
-            prev_xy = polygon
-            lonlat = _polygonal(round_lonlat(geo.to_lonlat(polygon)))
+                piece = shapely.simplify(piece, simplify_m, preserve_topology=True)
+            # nested where the client sees it: each piece in WGS 84, on the output grid,
+            # united with the smaller contour (one union per contour)
+            lonlat = round_lonlat(geo.to_lonlat(_polygonal(piece)))
             if not prev_ll.is_empty:
                 lonlat = _polygonal(shapely.union_all([prev_ll, lonlat]))
             prev_ll = lonlat
@@ -245,7 +250,7 @@ class IsochroneEngine:
                 Contour(
                     minutes=budget,
                     polygon=lonlat,
-                    area_km2=float(polygon.area) / 1e6,
+                    area_km2=float(geo.to_projected(lonlat).area) / 1e6,
                     reached_length_m=intervals.length_m(geo),
                 )
             )

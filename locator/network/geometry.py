@@ -33,9 +33,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 #: Before reprojecting a projected geometry to WGS 84 its straight segments are cut to at
-#: most this many metres, so a straight side stays where it was (a vertex-by-vertex
-#: transform bends every long side differently; see :meth:`EdgeGeometry.to_lonlat`).
-DENSIFY_M = 100.0
+#: most this many metres, so a straight side stays where it was to a few centimetres (a
+#: vertex-by-vertex transform draws a long side as a different line; 1 km: < 0.05 m).
+DENSIFY_M = 1000.0
 
 
 def element_view(arr: npt.NDArray[Any]) -> memoryview:
