@@ -2,7 +2,10 @@
 
 Everything a caller hands to :class:`~locator.Locator` (Python) or to the HTTP API and
 the CLI (text) passes through here, so a bad value gets the same clear
-:mod:`locator.errors` error, naming the argument, whichever door it came in by:
+:mod:`locator.errors` error, naming the argument, whichever door it came in by (enum
+arguments such as a station kind go through :func:`check_enum` with their enum). The
+module depends on nothing but the errors and the configuration, so every layer may use
+it:
 
 - ``check_*`` take Python values (the ``Locator`` methods call them);
 - ``parse_*`` take text (query strings, CLI options) and hand the values to the checks.
@@ -22,9 +25,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from locator.config import CHINA_STANDARD_TIME
 from locator.errors import InvalidCoordinateError, InvalidParameterError, RequestTooLargeError
-from locator.stations.hours import CHINA_STANDARD_TIME
-from locator.stations.model import Service, StationKind
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -60,11 +62,11 @@ def check_lonlat(lon: Any, lat: Any, *, name: str = "lon/lat") -> tuple[float, f
     x, y = float(lon), float(lat)
     if not (math.isfinite(x) and math.isfinite(y)):
         raise InvalidCoordinateError(
-            f"coordinate ({x}, {y}) is not a finite number", parameter=name, lon=x, lat=y
+            f"{name} ({x}, {y}) is not a finite number", parameter=name, lon=x, lat=y
         )
     if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
         raise InvalidCoordinateError(
-            f"coordinate ({x}, {y}) is outside the WGS 84 range "
+            f"{name} ({x}, {y}) is outside the WGS 84 range "
             "(lon -180..180, lat -90..90; order is lon, lat)",
             parameter=name,
             lon=x,
@@ -274,11 +276,6 @@ def check_enum(value: Any, enum: type[E], *, name: str) -> E:
         ) from None
 
 
-def check_kind(value: Any, *, name: str = "kind") -> StationKind:
-    """A station kind (``"driver_station"``, ``"worker_home"``, ``"outdoor_worker_post"``)."""
-    return check_enum(value, StationKind, name=name)
-
-
 def check_enum_list(values: Any, enum: type[E], *, name: str) -> list[E]:
     """A sequence of ``enum`` members (unique, in the given order)."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
@@ -292,11 +289,6 @@ def check_enum_list(values: Any, enum: type[E], *, name: str) -> list[E]:
         if item not in out:
             out.append(item)
     return out
-
-
-def check_services(values: Any, *, name: str = "services") -> list[Service]:
-    """Services a station must offer (a list; see :class:`~locator.stations.Service`)."""
-    return check_enum_list(values, Service, name=name)
 
 
 def parse_enum_list(text: str | None, enum: type[E], *, name: str) -> list[E]:

@@ -7,6 +7,7 @@ environment variable with the ``LOCATOR_`` prefix, e.g. ``LOCATOR_ARTIFACT_DIR``
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from pathlib import Path
 
 from pydantic import Field
@@ -18,6 +19,10 @@ DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
 
 #: Decimals of a degree in WGS 84 output coordinates (6 decimals: about 0.1 m).
 COORD_DECIMALS = 6
+
+#: China Standard Time (UTC+8, no daylight saving): every border port of Inner Mongolia
+#: keeps Beijing time; opening hours and naive instants are read in it.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), name="CST")
 
 
 class Settings(BaseSettings):

@@ -8,8 +8,19 @@ that do not know our hierarchy still catch it sensibly.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from typing import Any
+
+#: What reading a damaged artifact file raises (numpy, json, zip): loaders turn these
+#: into :class:`ArtifactError` with the file's name.
+UNREADABLE: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    zipfile.BadZipFile,
+)
 
 
 class LocatorError(Exception):

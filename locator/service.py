@@ -33,15 +33,15 @@ from locator.analysis.siting import MAX_CANDIDATES, SitingResult, suggest_in_reg
 from locator.arguments import (
     check_bbox,
     check_choice,
+    check_enum,
+    check_enum_list,
     check_instant,
     check_k,
-    check_kind,
     check_lonlat,
     check_max_time,
     check_minutes,
     check_one_minutes,
     check_point,
-    check_services,
     check_text,
     format_minutes,
 )
@@ -201,6 +201,8 @@ class Locator:
         out = manifest_summary(self.manifest)
         out["stations"] = len(self._state.catalogue)
         out["load_seconds"] = round(self.load_seconds, 3)
+        # "stored": forests and circles as built; "recomputed": the store changed since
+        out["prepared"] = "recomputed" if self._art.recomputed else "stored"
         return out
 
     def snap(self, lon: float, lat: float, mode: str | None = None) -> Snap:
@@ -251,8 +253,8 @@ class Locator:
     ) -> list[Station]:
         """Every station matching all filters, sorted by id (no filter: all of them)."""
         where = StationFilter(
-            kind=None if kind is None else check_kind(kind),
-            services=tuple(check_services(services)),
+            kind=None if kind is None else check_enum(kind, StationKind, name="kind"),
+            services=tuple(check_enum_list(services, Service, name="services")),
             open_at=check_instant(open_at),
             bbox=None if bbox is None else check_bbox(bbox),
             port=None if port is None else check_text(port, name="port", max_length=64),
@@ -299,9 +301,10 @@ class Locator:
         """
         mode = self.check_mode(mode)
         k = check_k(k, self.settings.max_k)
-        kinds = list(StationKind) if kind is None else [check_kind(kind)]
+        kinds = list(StationKind) if kind is None else [check_enum(kind, StationKind, name="kind")]
         where = StationFilter(
-            services=tuple(check_services(services)), open_at=check_instant(open_at)
+            services=tuple(check_enum_list(services, Service, name="services")),
+            open_at=check_instant(open_at),
         )
         limit = check_max_time(max_time_s)
         bound_s = min(limit or math.inf, self.settings.max_search_s or math.inf)
@@ -514,7 +517,7 @@ class Locator:
         whole network.
         """
         mode = self.check_mode(mode)
-        kd = check_kind(kind)
+        kd = check_enum(kind, StationKind, name="kind")
         mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
         name, poly = self.region_polygon(region)
         state = self._state
@@ -548,7 +551,7 @@ class Locator:
         demand and candidates inside it count.
         """
         mode = self.check_mode(mode)
-        kd = check_kind(kind)
+        kd = check_enum(kind, StationKind, name="kind")
         mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
         k = check_k(k, self.settings.max_k)
         max_candidates = check_k(max_candidates, MAX_CANDIDATES, name="max_candidates")

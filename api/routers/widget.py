@@ -30,6 +30,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from api.basemap import Basemap, GeoJSONBody
 from api.geojson import GeoJSONResponse
@@ -293,8 +294,6 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         spec = FONTS.get(file)
         path = spec.find(roots) if spec is not None else None
         if spec is None or path is None:
-            from starlette.exceptions import HTTPException
-
             raise HTTPException(404, f"font {file!r} is not available on this server")
         media = "font/ttf" if file.endswith(".ttf") else "font/collection"
         return FileResponse(

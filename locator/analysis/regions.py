@@ -41,6 +41,7 @@ from locator.errors import (
     InvalidParameterError,
     RegionNotFoundError,
 )
+from locator.network.geometry import DENSIFY_DEG
 from locator.network.projection import Projector
 from locator.stations.model import Port
 
@@ -54,7 +55,7 @@ CodeArray = npt.NDArray[np.object_]
 
 #: Admin outlines are cut to segments of at most this many degrees before they are
 #: projected for clipping (a long straight side bends when projected).
-CLIP_DENSIFY_DEG = 0.02
+CLIP_DENSIFY_DEG = DENSIFY_DEG
 
 
 class AdminUnit:

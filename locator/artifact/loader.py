@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,8 +129,11 @@ def open_artifact(
         AdminUnits.load(directory / ADMIN_FILE) if (directory / ADMIN_FILE).is_file() else None
     )
     engines = Engines.build(graph, regions=regions, ports=load_ports(directory / PORTS_FILE))
-    store = StationStore(directory / STATIONS_FILE)
-    catalogue = Catalogue(store.all())
+    try:
+        store = StationStore(directory / STATIONS_FILE)
+        catalogue = Catalogue(store.all())
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        raise ArtifactError(f"cannot read {STATIONS_FILE}: {exc}") from exc
     art = Artifact(directory, manifest, settings, engines, store, catalogue, {}, {})
     _load_prepared(art)
     art.load_seconds = time.perf_counter() - started

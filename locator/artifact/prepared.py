@@ -24,7 +24,7 @@ import shapely
 from locator.analysis.isochrones import Contour, IsochroneEngine, precompute_station_isochrones
 from locator.analysis.nearest import StationIndex
 from locator.analysis.routing import RoutingEngine
-from locator.errors import ArtifactError, LocatorError
+from locator.errors import UNREADABLE, ArtifactError, LocatorError
 from locator.network.core import Network
 from locator.network.snapping import Snap
 from locator.stations.model import Station, StationKind
@@ -87,7 +87,7 @@ def read_fingerprint(path: Path) -> str:
     try:
         with np.load(path, allow_pickle=False) as data:
             return str(data["fingerprint"])
-    except (OSError, ValueError, KeyError) as exc:
+    except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc
 
 
@@ -97,13 +97,15 @@ def load_indexes(path: Path, routing: RoutingEngine) -> tuple[str, dict[IndexKey
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         fingerprint = str(arrays.pop("fingerprint"))
-    except (OSError, ValueError, KeyError) as exc:
+        groups: dict[IndexKey, dict[str, npt.NDArray[np.generic]]] = {}
+        for key, arr in arrays.items():
+            mode, kind, name = key.split("|", 2)
+            groups.setdefault((mode, kind), {})[name] = arr
+        out = {key: StationIndex.from_arrays(routing, group) for key, group in groups.items()}
+    except ArtifactError:
+        raise
+    except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc
-    groups: dict[IndexKey, dict[str, npt.NDArray[np.generic]]] = {}
-    for key, arr in arrays.items():
-        mode, kind, name = key.split("|", 2)
-        groups.setdefault((mode, kind), {})[name] = arr
-    out = {key: StationIndex.from_arrays(routing, group) for key, group in groups.items()}
     return fingerprint, out
 
 
@@ -172,7 +174,7 @@ def load_circles(path: Path) -> dict[str, list[Contour]]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         version = int(np.asarray(arrays["format_version"]))
-    except (OSError, ValueError, KeyError) as exc:
+    except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc
     if version != CIRCLE_FORMAT_VERSION:
         raise ArtifactError(

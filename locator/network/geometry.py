@@ -36,6 +36,9 @@ BoolArray = npt.NDArray[np.bool_]
 #: most this many metres, so a straight side stays where it was to a few centimetres (a
 #: vertex-by-vertex transform draws a long side as a different line; 1 km: < 0.05 m).
 DENSIFY_M = 1000.0
+#: The same rule the other way: lon/lat geometries are cut to segments of at most this
+#: many degrees (about 2 km) before they are projected.
+DENSIFY_DEG = 0.02
 
 
 def element_view(arr: npt.NDArray[Any]) -> memoryview:
@@ -326,8 +329,15 @@ class EdgeGeometry:
 
         return shapely.transform(geom, _inv)
 
-    def to_projected(self, geom: shapely.Geometry) -> Any:
-        """A WGS 84 (lon, lat) geometry in the graph's projected CRS."""
+    def to_projected(self, geom: shapely.Geometry, *, densify_deg: float = DENSIFY_DEG) -> Any:
+        """A WGS 84 (lon, lat) geometry in the graph's projected CRS.
+
+        Straight segments are first cut to at most ``densify_deg`` degrees: a long side
+        (a bbox's edge, a coarse outline) is a curve in the projected CRS, and clipping
+        against its chord would cut off what lies between.
+        """
+        if densify_deg > 0 and not geom.is_empty:
+            geom = shapely.segmentize(geom, densify_deg)
         proj = self.projector
 
         def _fwd(xy: FloatArray) -> FloatArray:

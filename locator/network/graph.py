@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from locator.errors import ArtifactError
+from locator.errors import UNREADABLE, ArtifactError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -200,7 +200,7 @@ class RoadGraph:
             meta = json.loads((directory / "graph_meta.json").read_text("utf-8"))
             with np.load(directory / "graph.npz", allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, KeyError) as exc:
+        except UNREADABLE as exc:
             raise ArtifactError(f"cannot read graph in {directory}: {exc}") from exc
         if meta.get("format_version") != GRAPH_FORMAT_VERSION:
             raise ArtifactError(

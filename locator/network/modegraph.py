@@ -24,7 +24,6 @@ from locator.network.geometry import element_view
 from locator.network.graph import RoadGraph
 
 Direction = Literal["from", "to"]
-DIRECTIONS: tuple[Direction, ...] = ("from", "to")
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

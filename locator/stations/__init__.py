@@ -5,8 +5,9 @@
 audit log) and ``catalogue`` (the in-memory snapshot every query filters).
 """
 
+from locator.config import CHINA_STANDARD_TIME
 from locator.stations.catalogue import Catalogue, StationFilter, stations_fingerprint
-from locator.stations.hours import CHINA_STANDARD_TIME, OpeningHours
+from locator.stations.hours import OpeningHours
 from locator.stations.io import CSV_COLUMNS
 from locator.stations.model import (
     Latitude,

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from locator.config import CHINA_STANDARD_TIME
 from locator.errors import OpeningHoursError
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), name="CST")
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
@@ -177,12 +177,6 @@ class OpeningHours:
         fraction = (local.second + local.microsecond / 1e6) / 60.0
         t = minute + fraction
         return any(a <= t < b for a, b in self.weekly_intervals())
-
-
-def validate_opening_hours(text: str) -> str:
-    """Return ``text`` unchanged if it parses, else raise :class:`OpeningHoursError`."""
-    OpeningHours.parse(text)
-    return text
 
 
 def _parse_rule(rule_text: str, full: str, number: int) -> Rule:

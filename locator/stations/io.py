@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -225,10 +225,3 @@ def station_to_csv_row(st: Station) -> list[str]:
         "name_mn_mong": st.name.mn_mong,
     }
     return [fmt(values[c]) for c in (*CSV_COLUMNS, *CSV_OPTIONAL_EXTRA)]
-
-
-def iter_csv_rows(stations: Iterable[Station]) -> Iterator[list[str]]:
-    """Header then one row per station (for streaming exports)."""
-    yield [*CSV_COLUMNS, *CSV_OPTIONAL_EXTRA]
-    for st in stations:
-        yield station_to_csv_row(st)

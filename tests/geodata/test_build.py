@@ -36,6 +36,7 @@ def test_regional_manifest(regional):
     assert net["directed_edges"] == 67414
     assert net["connected_components"] == 23
     assert net["crs"].startswith("+proj=aea")
+    assert net["max_segment_m"] == 1000.0  # the densification rule (geodata/densify.py)
     assert net["speeds_kph"]["truck"] == 60.0
     assert net["speeds_kph"]["car"] == 80.0
     assert len(net["source_sha256"]) == 64

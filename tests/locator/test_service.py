@@ -13,7 +13,6 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geodata.build import BuildOptions, build
 from locator import Locator
 from locator.analysis.coverage import label_nodes
 from locator.analysis.isochrones import IsochroneEngine
@@ -35,10 +34,8 @@ from locator.stations.store import StationStore
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("svc") / "regional"
-    build(BuildOptions(out=out, progress=False), Settings(artifact_dir=out))
-    return out
+def artifact(regional_artifact) -> Path:
+    return regional_artifact
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +319,27 @@ def test_any_coordinate_gets_an_answer_or_a_domain_error(loc, lon, lat):
     except LocatorError:
         return
     assert answers and np.isfinite(answers[0].duration_s)
+
+
+def test_coverage_rows_add_up_to_their_union(loc):
+    """One road-length rule: the league rows add up to the province, a league's banner
+    rows to the league, and a box around the network to the whole network."""
+    whole = loc.coverage(kind="driver_station")
+    province = loc.coverage(kind="driver_station", region="150000")
+    for key in ("road_km", "covered_km"):
+        rows = sum(getattr(r, key) for r in whole.rows)
+        assert rows == pytest.approx(getattr(province, key), rel=1e-6)
+    for league in ("150700", "152500", "152900"):
+        report = loc.coverage(kind="driver_station", region=league)
+        for key in ("road_km", "covered_km"):
+            rows = sum(getattr(r, key) for r in report.rows)
+            assert rows == pytest.approx(getattr(report, key), rel=1e-6)
+    lo_lon, lo_lat, hi_lon, hi_lat = loc.bbox()
+    box = loc.coverage(
+        kind="driver_station", region=(lo_lon - 1, lo_lat - 1, hi_lon + 1, hi_lat + 1)
+    )
+    assert box.road_km == pytest.approx(whole.road_km, rel=1e-9)
+    assert box.covered_km == pytest.approx(whole.covered_km, rel=1e-9)
+    # the whole network's figure is the sum of the stated lengths of the mode's roads
+    geo = loc.network.geometry
+    assert whole.road_km == pytest.approx(float(geo.road_length_m.sum()) / 1000, rel=1e-12)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -73,7 +72,6 @@ class StationIndex:
         self.max_table_bytes = max_table_bytes
         self._table = table if self.tables else None
         self._table_lock = threading.Lock()
-        self.compute_s = 0.0
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -88,11 +86,8 @@ class StationIndex:
         max_table_bytes: int = MAX_TABLE_BYTES,
     ) -> StationIndex:
         """Snapped stations -> targets -> forest (one search); the table comes later."""
-        started = time.perf_counter()
         forest = NearestForest.compute(StationTargets(routing, mode, snaps))
-        index = cls(ids, forest, tables=tables, max_table_bytes=max_table_bytes)
-        index.compute_s = time.perf_counter() - started
-        return index
+        return cls(ids, forest, tables=tables, max_table_bytes=max_table_bytes)
 
     def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
         """The forest's arrays plus the ids (see :meth:`from_arrays`)."""
@@ -160,7 +155,6 @@ class StationIndex:
 
     # ------------------------------------------------------------------ edits
     def _edited(self, index: int, station_id: str | None, snap: Snap | None) -> StationIndex:
-        started = time.perf_counter()
         targets = self.targets.replaced(index, snap)
         ids = list(self.ids)
         if index == len(ids):
@@ -170,11 +164,9 @@ class StationIndex:
         forest = NearestForest.compute(targets)
         fits = StationTimes.fits(targets.routing.graph.n_nodes, len(ids), self.max_table_bytes)
         table = self._table.replaced(targets, index) if self._table is not None and fits else None
-        out = StationIndex(
+        return StationIndex(
             ids, forest, tables=self.want_tables, max_table_bytes=self.max_table_bytes, table=table
         )
-        out.compute_s = time.perf_counter() - started
-        return out
 
     def with_station(self, station_id: str, snap: Snap) -> StationIndex:
         """A new index with the station added, or moved when its id is already here

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import shapely
@@ -154,3 +156,29 @@ def test_labels_respect_limit() -> None:
     cov = Coverage(engine, labels, 4.0)  # 240 s at 10 m/s: 2.4 km of the 5 km line
     assert cov.covered_length_m == pytest.approx(2400.0)
     assert cov.share == pytest.approx(0.48)
+
+
+def test_one_length_rule_stated_length_times_the_fraction_inside() -> None:
+    """Road length is the network's stated length times a fraction, whichever path counts
+    it: the whole network, a region, or the rows of a table that tile it."""
+    base = make_grid(4, 4, spacing_m=1000.0, oneway=[((1, 1), (1, 2))])
+    # the source states every road 10 % longer than it is drawn (as real sources do)
+    graph = replace(base, edge_length_m=base.edge_length_m * 1.1)
+    engine = _engine(graph)
+    labels = label_nodes(engine, [0, snap_on(graph, 20, 0.5)], mode="truck", limit_s=600.0)
+    cov = Coverage(engine, labels, 2.0)
+    x0, y0 = graph.node_x.min(), graph.node_y.min()
+    to_ll = engine.geometry.to_lonlat
+    west = to_ll(shapely.box(x0 - 10, y0 - 10, x0 + 1200.0, y0 + 3010))
+    east = to_ll(shapely.box(x0 + 1200.0, y0 - 10, x0 + 3010, y0 + 3010))
+    around = to_ll(shapely.box(x0 - 10, y0 - 10, x0 + 3010, y0 + 3010))
+    whole = cov.whole()
+    rows = {r.code: r for r in cov.table({"west": west, "east": east, "around": around})}
+    assert whole.road_km == pytest.approx(24.0 * 1.1, rel=1e-9)
+    # west of x = 1.2 km: 2 columns (6 km) + 4 rows x 1.2 km, all stated 10 % longer
+    assert rows["west"].road_km == pytest.approx((6.0 + 4 * 1.2) * 1.1, rel=1e-6)
+    for key in ("road_km", "covered_km"):
+        tiles = getattr(rows["west"], key) + getattr(rows["east"], key)
+        assert tiles == pytest.approx(getattr(whole, key), rel=1e-6)
+        assert getattr(rows["around"], key) == pytest.approx(getattr(whole, key), rel=1e-9)
+    assert cov.covered_length_m / 1000 == pytest.approx(whole.covered_km)

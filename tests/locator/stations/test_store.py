@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
+from strategies import lats, lons, station_records
 
 from locator.errors import InvalidCoordinateError, StationNotFoundError, StationValidationError
-from locator.stations import Service, Station, StationKind
+from locator.stations import Station
 from locator.stations.store import CSV_COLUMNS, StationStore
 
 FIXTURE_SETTINGS = settings(
@@ -325,9 +326,6 @@ def test_csv_cell_problems(store, tmp_path):
 
 # -- R-tree and round trips -----------------------------------------------------------------
 
-lons = st.floats(min_value=97.0, max_value=126.0, allow_nan=False)
-lats = st.floats(min_value=37.0, max_value=53.0, allow_nan=False)
-
 
 @FIXTURE_SETTINGS
 @given(
@@ -355,48 +353,6 @@ def test_bbox_rejects_bad_bounds(store):
         store.bbox(math.nan, 0, 1, 1)
     with pytest.raises(InvalidCoordinateError):
         store.bbox(2, 0, 1, 1)
-
-
-names_st = st.fixed_dictionaries(
-    {"zh": st.text(min_size=1, max_size=8).map(lambda s: "名" + s.strip())},
-    optional={
-        "en": st.text(
-            st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12
-        ).map(lambda s: "N" + s.strip()),
-        "mn": st.just('Эрээн, "хот"'),
-        "ru": st.just("Эрэн-Хото;\nстанция"),
-    },
-)
-station_records = st.builds(
-    lambda i, kind, name, lon, lat, services, cap, area, hours, acc, approx, notes: {
-        "id": f"s-{i}",
-        "kind": kind,
-        "name": name,
-        "port_id": None if i % 3 == 0 else "ceke",
-        "lon": lon,
-        "lat": lat,
-        "services": services,
-        "capacity_people": cap,
-        "area_m2": area,
-        "opening_hours": hours,
-        "source": "round trip",
-        "location_accuracy_m": acc,
-        "location_approximate": approx,
-        "notes": notes,
-    },
-    st.integers(0, 10_000),
-    st.sampled_from([k.value for k in StationKind]),
-    names_st,
-    lons,
-    lats,
-    st.lists(st.sampled_from([s.value for s in Service]), unique=True),
-    st.none() | st.integers(0, 5000),
-    st.none() | st.floats(min_value=0.5, max_value=1e5),
-    st.sampled_from(["24/7", "Mo-Fr 08:00-18:00; Sa,Su off", "Mo-Su 22:00-06:00"]),
-    st.floats(min_value=0.1, max_value=1e5),
-    st.booleans(),
-    st.none() | st.just("line one\nline two, with comma"),
-)
 
 
 @settings(
