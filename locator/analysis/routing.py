@@ -22,7 +22,7 @@ import numpy.typing as npt
 from locator.errors import NoRouteError
 from locator.network.core import Network
 from locator.network.geometry import element_view
-from locator.network.search import along_edge, entries, search, tree_path
+from locator.network.search import along_edge, entries, search_from, tree_path
 from locator.network.snapping import Snap
 
 log = logging.getLogger(__name__)
@@ -389,13 +389,7 @@ class RoutingEngine:
         end_ll = (to_snap.snapped_lon, to_snap.snapped_lat)
         best_end = None
         if starts and ends:
-            result = search(
-                mg.forward,
-                [o.node for o in starts],
-                [o.cost_s for o in starts],
-                limit_s=best_cost,
-                trees=True,
-            )
+            result = search_from(mg.forward, starts, limit_s=best_cost)
             for o in ends:
                 total = float(result.time_s[o.node]) + o.cost_s
                 if total < best_cost:

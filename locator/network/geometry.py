@@ -19,6 +19,7 @@ This is the one home of three concepts every engine needs:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -319,15 +320,7 @@ class EdgeGeometry:
         keeps its place instead of bending with the projection (two polygons sharing a
         side through different vertices would otherwise part by metres).
         """
-        if densify_m > 0 and not geom.is_empty:
-            geom = shapely.segmentize(geom, densify_m)
-        proj = self.projector
-
-        def _inv(xy: FloatArray) -> FloatArray:
-            lon, lat = proj.inverse(xy[:, 0], xy[:, 1])
-            return np.column_stack((lon, lat))
-
-        return shapely.transform(geom, _inv)
+        return _reproject(geom, self.projector.inverse, densify_m)
 
     def to_projected(self, geom: shapely.Geometry, *, densify_deg: float = DENSIFY_DEG) -> Any:
         """A WGS 84 (lon, lat) geometry in the graph's projected CRS.
@@ -336,15 +329,23 @@ class EdgeGeometry:
         (a bbox's edge, a coarse outline) is a curve in the projected CRS, and clipping
         against its chord would cut off what lies between.
         """
-        if densify_deg > 0 and not geom.is_empty:
-            geom = shapely.segmentize(geom, densify_deg)
-        proj = self.projector
+        return _reproject(geom, self.projector.forward, densify_deg)
 
-        def _fwd(xy: FloatArray) -> FloatArray:
-            x, y = proj.forward(xy[:, 0], xy[:, 1])
-            return np.column_stack((x, y))
 
-        return shapely.transform(geom, _fwd)
+def _reproject(
+    geom: shapely.Geometry,
+    transform: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    densify: float,
+) -> Any:
+    """``geom`` through ``transform``, its segments first cut to at most ``densify``."""
+    if densify > 0 and not geom.is_empty:
+        geom = shapely.segmentize(geom, densify)
+
+    def apply(xy: FloatArray) -> FloatArray:
+        a, b = transform(xy[:, 0], xy[:, 1])
+        return np.column_stack((a, b))
+
+    return shapely.transform(geom, apply)
 
 
 def road_lines(graph: RoadGraph, tolerance_deg: float = 0.0) -> list[shapely.LineString]:

@@ -250,6 +250,16 @@ def _per_seed(
     return SearchResult(time_s, pred, seed)
 
 
+def search_from(
+    csr: DirectedCsr, options: Sequence[Option], *, limit_s: float = np.inf
+) -> SearchResult:
+    """:func:`search` with trees from a point's :func:`entries` (the seeds are the
+    options' nodes and costs; ``seed`` indexes ``options``)."""
+    return search(
+        csr, [o.node for o in options], [o.cost_s for o in options], limit_s=limit_s, trees=True
+    )
+
+
 def roots(pred: IntArray) -> IntArray:
     """The root of every node's predecessor chain (pointer jumping; -1 marks a root)."""
     parent = np.where(pred >= 0, pred, np.arange(pred.shape[0]))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from locator.analysis.nearest.targets import NearestResult, StationTargets, pick
-from locator.network.search import search, tree_path
+from locator.analysis.nearest.targets import NearestResult, StationTargets
+from locator.network.search import Option, search_from, tree_path
 from locator.network.snapping import Snap
 
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 #: First search radius (seconds of travel); widened x4 as needed.
 FIRST_LIMIT_S = 1800.0
@@ -62,13 +63,7 @@ def _within(
     result = None
     exhausted = True
     if starts:
-        result = search(
-            mg.forward,
-            [o.node for o in starts],
-            [o.cost_s for o in starts],
-            limit_s=limit_s,
-            trees=True,
-        )
+        result = search_from(mg.forward, starts, limit_s=limit_s)
         reached = result.time_s[np.isfinite(result.time_s)]
         # a node beyond the bound would have a reached predecessor within one edge of it
         exhausted = not np.isfinite(limit_s) or (
@@ -79,17 +74,12 @@ def _within(
     usable_s = bound_s if exhausted else limit_s
     slot = np.argmin(times, axis=1)
     best = times[np.arange(n_st), slot]
-    direct = targets.on_own_edge(snap, best)
-    out: list[NearestResult] = []
-    for i in pick(best, cand, k, usable_s):
-        if i in direct:
-            r = targets.route_direct(snap, i, direct[i])
-        else:
-            assert result is not None  # a finite time without a search only via `direct`
-            last = targets.end_option(i, int(slot[i]))
-            middle, root = tree_path(result, mg.forward, last.node)
-            _, seed = result.trees()
-            first = starts[int(seed[root])]
-            r = targets.route_via(snap, i, first, middle, last)
-        out.append(NearestResult(i, r.duration_s, r))
-    return out, exhausted
+
+    def path_to(i: int) -> tuple[Option, IntArray, Option]:
+        assert result is not None  # a finite time without a search only via `direct`
+        last = targets.end_option(i, int(slot[i]))
+        middle, root = tree_path(result, mg.forward, last.node)
+        _, seed = result.trees()
+        return starts[int(seed[root])], middle, last
+
+    return targets.results(snap, best, cand=cand, k=k, bound_s=usable_s, path_to=path_to), exhausted

@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
-from locator.analysis.nearest.targets import NearestResult, StationTargets, pick
+from locator.analysis.nearest.targets import NearestResult, StationTargets
 from locator.errors import NoRouteError
-from locator.network.search import with_sources
+from locator.network.search import Option, with_sources
 from locator.network.snapping import Snap
 
 FloatArray = npt.NDArray[np.float64]
@@ -101,22 +101,19 @@ class StationTimes:
             both = np.stack([o.cost_s + self.time_s[o.node] for o in starts])
             which = np.argmin(both, axis=0)
             best = both[which, np.arange(n_st)]
-        direct = t.on_own_edge(snap, best)
-        out: list[NearestResult] = []
-        for i in pick(best, cand, k, bound_s):
-            if i in direct:
-                r = t.route_direct(snap, i, direct[i])
-            else:
-                first = starts[int(which[i])]
-                nodes, slot = self._walk(first.node, i)
-                middle = (
-                    t.routing.net.mode(self.mode).forward.edges_between(nodes[:-1], nodes[1:])
-                    if len(nodes) > 1
-                    else np.zeros(0, dtype=np.int64)
-                )
-                r = t.route_via(snap, i, first, middle, t.end_option(i, slot))
-            out.append(NearestResult(i, r.duration_s, r))
-        return out
+        forward = t.routing.net.mode(self.mode).forward
+
+        def path_to(i: int) -> tuple[Option, IntArray, Option]:
+            first = starts[int(which[i])]
+            nodes, slot = self._walk(first.node, i)
+            middle = (
+                forward.edges_between(nodes[:-1], nodes[1:])
+                if len(nodes) > 1
+                else np.zeros(0, dtype=np.int64)
+            )
+            return first, middle, t.end_option(i, slot)
+
+        return t.results(snap, best, cand=cand, k=k, bound_s=bound_s, path_to=path_to)
 
     def _walk(self, node: int, station: int) -> tuple[list[int], int]:
         """Nodes from ``node`` to where the path leaves for ``station``, and that slot."""

@@ -6,7 +6,7 @@ A removed station keeps its index as a hole (``None``), so indices stay stable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +170,30 @@ class StationTargets:
         """How the query point joins the network (direction "from")."""
         net = self.routing.net
         return entries(net.geometry, net.mode(self.mode), snap.edge, snap.fraction, "from")
+
+    def results(
+        self,
+        snap: Snap,
+        best: FloatArray,
+        *,
+        cand: BoolArray,
+        k: int,
+        bound_s: float,
+        path_to: Callable[[int], tuple[Option, IntArray, Option]],
+    ) -> list[NearestResult]:
+        """The ``k`` fastest candidates within the bound, each with its route: along the
+        point's own road when that is as fast (``best`` is lowered for those), else by
+        ``path_to(i)``: the way out, the full edges between, the way in."""
+        direct = self.on_own_edge(snap, best)
+        out: list[NearestResult] = []
+        for i in pick(best, cand, k, bound_s):
+            if i in direct:
+                r = self.route_direct(snap, i, direct[i])
+            else:
+                first, middle, last = path_to(i)
+                r = self.route_via(snap, i, first, middle, last)
+            out.append(NearestResult(i, r.duration_s, r))
+        return out
 
     def route_direct(self, snap: Snap, i: int, direct: Direct) -> Route:
         """The route along the shared road to station ``i``."""
