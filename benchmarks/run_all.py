@@ -51,6 +51,32 @@ COVER_LIMIT_S = 900.0
 
 
 # ------------------------------------------------------------------------------ setup
+def find_python312() -> str | None:
+    """A working Python 3.12 for the OSRM/Valhalla wheels (cp312 only).
+
+    ``PEERS_PYTHON`` first, then pyenv's versions directory (``pyenv prefix`` resolves
+    only installed versions, and pyenv's ``python3.12`` shim fails unless 3.12 is the
+    global version), then a real ``python3.12`` on the PATH; each candidate must run.
+    """
+    candidates: list[str] = []
+    if os.environ.get("PEERS_PYTHON"):
+        candidates.append(os.environ["PEERS_PYTHON"])
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += [str(p / "bin" / "python") for p in sorted(root.glob("3.12*"), reverse=True)]
+    on_path = shutil.which("python3.12")
+    if on_path:
+        candidates.append(on_path)
+    for cand in candidates:
+        ok = subprocess.run(
+            [cand, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
+            capture_output=True,
+            check=False,
+        )
+        if ok.returncode == 0:
+            return cand
+    return None
+
+
 def setup_peers(engines: set[str]) -> dict[str, str]:
     """Install missing peers; return the reason for every peer that still cannot run."""
     notes: dict[str, str] = {}
@@ -71,9 +97,14 @@ def setup_peers(engines: set[str]) -> dict[str, str]:
         log.info("pip install %s", " ".join(need_py))
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *need_py], check=False)
     if {"osrm", "valhalla"} & engines and not common.PEERS_PYTHON.exists():
-        py312 = shutil.which("python3.12") or "/root/.pyenv/versions/3.12.1/bin/python"
-        log.info("creating %s with %s", common.PEERS_VENV, py312)
-        subprocess.run([py312, "-m", "venv", common.PEERS_VENV], check=False)
+        py312 = find_python312()
+        if py312 is None:
+            notes["osrm"] = notes["valhalla"] = (
+                "no Python 3.12 interpreter found (set PEERS_PYTHON=/path/to/python3.12)"
+            )
+        else:
+            log.info("creating %s with %s", common.PEERS_VENV, py312)
+            subprocess.run([py312, "-m", "venv", common.PEERS_VENV], check=False)
     if {"osrm", "valhalla"} & engines and common.PEERS_PYTHON.exists():
         have = (
             subprocess.run(
@@ -1056,6 +1087,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     log.info("done in %.0f s; results in %s", summary["total_s"], args.out)
     sys.stdout.write(markdown(summary))
+    # a comparison that quietly drops a requested peer is not a comparison
+    missing = sorted(set(summary.get("unavailable", {})) & engines)
+    if missing:
+        log.error("requested peers could not run: %s", ", ".join(missing))
+        return 2
     return 0
 
 

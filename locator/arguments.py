@@ -255,6 +255,44 @@ def parse_minutes(text: str, *, name: str = "minutes") -> list[float]:
     return out
 
 
+def check_demand(
+    points: Any, *, max_points: int, name: str = "demand"
+) -> list[tuple[float, float, float]]:
+    """Weighted demand points: a list of ``(lon, lat, weight)``, weight finite and >= 0.
+
+    Raises
+    ------
+    InvalidParameterError
+        Not such a list, or a bad weight.
+    InvalidCoordinateError
+        A bad coordinate.
+    RequestTooLargeError
+        More than ``max_points`` points.
+    """
+    if isinstance(points, str | bytes) or not isinstance(points, Sequence):
+        raise InvalidParameterError(f"{name} must be a list of (lon, lat, weight)", parameter=name)
+    if len(points) > max_points:
+        raise RequestTooLargeError(
+            f"at most {max_points} {name} points per request (service limit)",
+            parameter=name,
+            max_points=max_points,
+        )
+    out = []
+    for item in points:
+        if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
+            raise InvalidParameterError(
+                f"each {name} point must be (lon, lat, weight)", parameter=name
+            )
+        lon, lat = check_lonlat(item[0], item[1], name=name)
+        weight = item[2]
+        if not _is_number(weight) or not (math.isfinite(float(weight)) and float(weight) >= 0):
+            raise InvalidParameterError(
+                f"{name} weight must be a finite number >= 0, got {weight!r:.40}", parameter=name
+            )
+        out.append((lon, lat, float(weight)))
+    return out
+
+
 # ---------------------------------------------------------------------- choices
 def check_choice(value: Any, allowed: Sequence[str], *, name: str) -> str:
     """One of ``allowed`` (exact string)."""

@@ -22,10 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from shapely.geometry.base import BaseGeometry
 
-from locator.analysis.coverage import CoverageReport, DemandPoints, coverage_report
+from locator.analysis.coverage import (
+    CoverageReport,
+    DemandPoints,
+    coverage_report,
+    demand_points,
+)
 from locator.analysis.isochrones import SHAPES, Contour
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
 from locator.analysis.routing import Route
@@ -33,6 +37,7 @@ from locator.analysis.siting import MAX_CANDIDATES, SitingResult, suggest_in_reg
 from locator.arguments import (
     check_bbox,
     check_choice,
+    check_demand,
     check_enum,
     check_enum_list,
     check_instant,
@@ -54,7 +59,6 @@ from locator.errors import (
     LocatorError,
     NoRouteError,
     PortNotFoundError,
-    RequestTooLargeError,
     RowProblem,
     SnapError,
     StationValidationError,
@@ -465,39 +469,11 @@ class Locator:
             projector=self._engines.net.projector,
         )
 
-    def _demand(
-        self, state: StationState, extra: Sequence[tuple[float, float, float]]
-    ) -> DemandPoints | None:
-        """The standing demand plus ``extra`` ``(lon, lat, weight)`` points."""
-        if isinstance(extra, str | bytes) or not isinstance(extra, Sequence):
-            raise InvalidParameterError(
-                "demand must be a list of (lon, lat, weight)", parameter="demand"
-            )
-        if len(extra) > self.settings.max_points:
-            raise RequestTooLargeError(
-                f"at most {self.settings.max_points} demand points per request",
-                parameter="demand",
-                max_points=self.settings.max_points,
-            )
-        snaps, weights = list(state.demand), [1.0] * len(state.demand)
-        for item in extra:
-            if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
-                raise InvalidParameterError(
-                    "each demand point must be (lon, lat, weight)", parameter="demand"
-                )
-            lon, lat, weight = item
-            if (
-                isinstance(weight, bool)
-                or not isinstance(weight, int | float)
-                or not (math.isfinite(weight) and weight >= 0)
-            ):
-                raise InvalidParameterError(
-                    f"demand weight must be a finite number >= 0, got {weight!r:.40}",
-                    parameter="demand",
-                )
-            snaps.append(self.snap(lon, lat))
-            weights.append(float(weight))
-        return DemandPoints.from_snaps(snaps, np.array(weights)) if snaps else None
+    def _demand(self, state: StationState, extra: object) -> DemandPoints | None:
+        """The standing demand plus checked ``extra`` ``(lon, lat, weight)`` points."""
+        points = check_demand(extra, max_points=self.settings.max_points)
+        snaps = [self.snap(lon, lat) for lon, lat, _ in points]
+        return demand_points(state.demand, snaps, [w for _, _, w in points])
 
     def coverage(
         self,

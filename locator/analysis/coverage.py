@@ -154,6 +154,16 @@ def standing_demand(
     return snaps
 
 
+def demand_points(
+    standing: Sequence[Snap], extra: Sequence[Snap], weights: Sequence[float]
+) -> DemandPoints | None:
+    """The standing demand (weight 1 each) and ``extra`` snapped points with weights."""
+    snaps = [*standing, *extra]
+    if not snaps:
+        return None
+    return DemandPoints.from_snaps(snaps, np.array([1.0] * len(standing) + list(weights)))
+
+
 @dataclass(frozen=True)
 class RegionCoverage:
     """Coverage of one region (one row of the planner's table)."""
@@ -219,7 +229,7 @@ class Coverage:
         p = geo.partner
         #: roads the mode may use in at least one direction (the only ones counted)
         self.mode_roads: BoolArray = allowed[geo.canon] | ((p >= 0) & allowed[np.maximum(p, 0)])
-        self._xy_length = geo.road_xy_length_m()
+        self._xy_length = geo.road_xy_length_m
 
     # ------------------------------------------------------------------ totals
     @property

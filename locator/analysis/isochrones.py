@@ -386,8 +386,7 @@ def _concave(
 
     ``finite_nodes`` are the ascending ids of the nodes with a finite time. GEOS may
     reach a point by a zero-width spike of the hull (which a valid polygon cannot keep),
-    so the points are also covered by a :data:`HULL_POINT_M` disc: every reached point
-    stays inside the (valid) shape.
+    so the hull is grown by :data:`HULL_POINT_M`: every reached point stays inside.
     """
     parts = [shapely.get_coordinates(lines)] if lines.size else []
     reached = finite_nodes[node_time_s[finite_nodes] <= limit_s]
@@ -395,10 +394,10 @@ def _concave(
     coords = np.concatenate(parts) if parts else np.zeros((0, 2))
     if coords.shape[0] == 0:
         return shapely.Polygon()
-    points = shapely.multipoints(coords)
-    hull = _polygonal(shapely.make_valid(shapely.concave_hull(points, ratio=ratio)))
-    discs = shapely.buffer(points, HULL_POINT_M, quad_segs=2)
-    return _polygonal(shapely.union_all([hull, discs]))
+    hull = shapely.concave_hull(shapely.multipoints(coords), ratio=ratio)
+    # a 1 m band turns zero-width spikes into thin polygons that survive reprojection and
+    # repair, so every reached point stays inside (one buffer of a small polygon)
+    return _polygonal(shapely.buffer(hull, HULL_POINT_M, quad_segs=2))
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:

@@ -174,8 +174,13 @@ class AdminUnits:
         self._geos_lock = threading.Lock()
         self._league_tree = shapely.STRtree(league_geoms)
         self._banner_tree = shapely.STRtree(banner_geoms)
+        outlines = [u.geometry for u in self._country]
         self._country_geom = (
-            shapely.union_all([u.geometry for u in self._country]) if self._country else None
+            None
+            if not outlines
+            else outlines[0]
+            if len(outlines) == 1
+            else shapely.union_all(outlines)
         )
         if self._country_geom is not None:
             shapely.prepare(self._country_geom)

@@ -10,6 +10,7 @@ one version and records from another.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,14 +42,23 @@ class StationState:
         Per mode, station id -> its circles at the default minutes. Filled on first
         request for stations the build did not precompute (one key per station, each
         value published whole); a new version starts without the edited station's.
-    demand
-        The standing demand points on the network: ports and worker homes.
+    engines, max_snap_m
+        What the standing demand is placed with.
+
+    :attr:`demand`, the standing demand points (ports and worker homes on the network),
+    is computed on first use and published whole.
     """
 
     catalogue: Catalogue
     indexes: Mapping[IndexKey, StationIndex]
     circles: Mapping[str, dict[str, list[Contour]]]
-    demand: tuple[Snap, ...]
+    engines: Engines
+    max_snap_m: float
+
+    @functools.cached_property
+    def demand(self) -> tuple[Snap, ...]:
+        """Ports and worker homes placed on the network (weight 1 each)."""
+        return _demand(self.engines, self.catalogue, self.max_snap_m)
 
     @classmethod
     def initial(cls, art: Artifact) -> StationState:
@@ -57,7 +67,8 @@ class StationState:
             art.catalogue,
             dict(art.indexes),
             {mode: dict(c) for mode, c in art.circles.items()},
-            _demand(art.engines, art.catalogue, art.max_snap_m),
+            art.engines,
+            art.max_snap_m,
         )
 
     def index(self, mode: str, kind: StationKind) -> StationIndex:
@@ -95,7 +106,8 @@ class StationState:
             catalogue,
             indexes,
             self._circles_without(station.id) if moved else self.circles,
-            _demand(engines, catalogue, max_snap_m),
+            engines,
+            max_snap_m,
         )
 
     def without(self, station_id: str, engines: Engines, max_snap_m: float) -> StationState:
@@ -111,7 +123,8 @@ class StationState:
             catalogue,
             indexes,
             self._circles_without(station_id),
-            _demand(engines, catalogue, max_snap_m),
+            engines,
+            max_snap_m,
         )
 
     def _circles_without(self, station_id: str) -> dict[str, dict[str, list[Contour]]]:

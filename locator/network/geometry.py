@@ -303,8 +303,10 @@ class EdgeGeometry:
         y = self.y[after - 1] + w * (self.y[after] - self.y[after - 1])
         return x, y
 
+    @functools.cached_property
     def road_xy_length_m(self) -> FloatArray:
-        """Projected length of every road's polyline (the denominator of its fractions)."""
+        """Projected length of every road's polyline (the denominator of its fractions;
+        computed on first use and published whole)."""
         c = self.canon
         ends = self.offsets[c + 1] - 1
         first = self.offsets[c]
