@@ -7,8 +7,14 @@ point 120 m from such a segment in one sense is 208 m from it in another, and po
 measured along the projected polyline disagree with lengths measured on the ellipsoid.
 
 :func:`densify_graph` inserts points every ``max_segment_m`` (at most) along the WGS 84
-geodesic of each long segment, once, at build time. Over 1 km the three lines agree to a
-few millimetres, so snapping (projected), drawing (lon/lat) and lengths (geodesic) agree.
+geodesic of each long segment, once, at build time. Over the default 2 km the lon/lat line
+stays within 12 cm of the geodesic and the projected line within 2 cm on the regional
+network (tested; 3 cm and 3 mm at 1 km, 0.7 m and 6 cm at 5 km on random segments at
+38-53 N in UTM 50N), so
+snapping (projected), drawing (lon/lat) and lengths (geodesic) agree far below GPS
+accuracy. 2 km rather than 1 km: half the added points (125,666 instead of 274,110 on the
+regional network), which is the difference between 1.9x and 3x the source's vertices in
+memory and in every route's and circle's vertex count.
 The rule is recorded in the graph (``RoadGraph.max_segment_m``) and the manifest.
 
 Points are computed from the lexicographically smaller end of each segment, so an edge
@@ -32,7 +38,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Default longest straight segment in a built artifact (metres along the geodesic).
-DEFAULT_MAX_SEGMENT_M = 1000.0
+DEFAULT_MAX_SEGMENT_M = 2000.0
 
 _GEOD = Geod(ellps="WGS84")
 

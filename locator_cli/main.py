@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from geodata.build import BuildOptions, build, network_area
+from geodata.densify import DEFAULT_MAX_SEGMENT_M
 from locator.arguments import check_positive, parse_bbox
 from locator.artifact.loader import check_artifact
 from locator.artifact.manifest import STATIONS_FILE, load_manifest, manifest_summary
@@ -113,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--max-segment-m",
         type=_positive,
-        default=1000.0,
-        help="densify straight segments along the geodesic to at most this length",
+        default=DEFAULT_MAX_SEGMENT_M,
+        help="densify straight segments along the geodesic to at most this length "
+        "(default %(default).0f m)",
     )
     b.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     b.add_argument("--force", action="store_true", help="replace an existing artifact")

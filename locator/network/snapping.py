@@ -48,6 +48,9 @@ _TARGET_OCCUPANCY = 12.0
 #: Upper bound on the number of grid cells of one mode (memory guard).
 _MAX_CELLS = 2_000_000
 
+#: Segments registered per step of a grid build (bounds the build's temporary memory).
+_CHUNK_SEGMENTS = 32_768
+
 
 @dataclass(frozen=True)
 class Snap:
@@ -132,26 +135,14 @@ class SegmentGrid:
         self.x0, self.y0, self.cell_m = lo_x, lo_y, cell_m
         self.nx = int((hi_x - lo_x) // cell_m) + 1
         self.ny = int((hi_y - lo_y) // cell_m) + 1
-        # pieces of at most one cell length
-        n_pieces = np.maximum(np.ceil(length / cell_m), 1.0).astype(np.int64)
-        piece_seg = np.repeat(np.arange(m, dtype=np.int64), n_pieces)
-        first = np.cumsum(n_pieces) - n_pieces
-        k = (np.arange(piece_seg.shape[0]) - first[piece_seg]).astype(float)
-        n_of = n_pieces[piece_seg].astype(float)
-        t0, t1 = k / n_of, (k + 1.0) / n_of
-        sx, sy, sdx, sdy = ax[piece_seg], ay[piece_seg], dx[piece_seg], dy[piece_seg]
-        x_a, x_b = sx + t0 * sdx, sx + t1 * sdx
-        y_a, y_b = sy + t0 * sdy, sy + t1 * sdy
-        ix0 = self._index(np.minimum(x_a, x_b) - _CELL_PAD_M, lo_x, self.nx)
-        ix1 = self._index(np.maximum(x_a, x_b) + _CELL_PAD_M, lo_x, self.nx)
-        iy0 = self._index(np.minimum(y_a, y_b) - _CELL_PAD_M, lo_y, self.ny)
-        iy1 = self._index(np.maximum(y_a, y_b) + _CELL_PAD_M, lo_y, self.ny)
-        w = ix1 - ix0 + 1
-        count = w * (iy1 - iy0 + 1)
-        rep = np.repeat(np.arange(count.shape[0], dtype=np.int64), count)
-        local = np.arange(rep.shape[0], dtype=np.int64) - (np.cumsum(count) - count)[rep]
-        cell = (iy0[rep] + local // w[rep]) * self.nx + ix0[rep] + local % w[rep]
-        key = np.unique(cell * m + piece_seg[rep])  # sorted by cell, then segment
+        key = np.unique(
+            np.concatenate(
+                [
+                    self._cell_keys(ax, ay, dx, dy, length, lo, min(lo + _CHUNK_SEGMENTS, m))
+                    for lo in range(0, m, _CHUNK_SEGMENTS)
+                ]
+            )
+        )  # sorted by cell, then segment
         cell_of, seg_of = key // m, key % m
         n_cells = self.nx * self.ny
         # a memoryview: fast element reads from Python, 8 bytes per cell
@@ -163,9 +154,45 @@ class SegmentGrid:
         with np.errstate(divide="ignore"):
             inv_len2 = np.where(length > 0, 1.0 / (length * length), 0.0)
         # complex columns: start a, direction d, 1/|d|^2 + 1j * id
-        self.table = np.ascontiguousarray(
-            np.column_stack((ax + 1j * ay, dx + 1j * dy, inv_len2 + 1j * seg_id))[seg_of]
-        )
+        table = np.empty((seg_of.shape[0], 3), dtype=complex)
+        parts = table.view(np.float64).reshape(-1, 6)  # (real, imag) of each column
+        for col, values in enumerate((ax, ay, dx, dy, inv_len2, seg_id.astype(np.float64))):
+            parts[:, col] = values[seg_of]
+        self.table = table
+
+    def _cell_keys(  # noqa: PLR0917 (private; the segment columns of __init__)
+        self,
+        ax: FloatArray,
+        ay: FloatArray,
+        dx: FloatArray,
+        dy: FloatArray,
+        length: FloatArray,
+        lo: int,
+        hi: int,
+    ) -> IntArray:
+        """``cell * m + segment`` for segments ``lo:hi``, each cut into pieces of at most
+        one cell length whose padded boxes register it in the cells they overlap (in
+        chunks, so the build's temporary arrays stay a few MB whatever the network)."""
+        m = int(ax.shape[0])
+        n_pieces = np.maximum(np.ceil(length[lo:hi] / self.cell_m), 1.0).astype(np.int64)
+        piece_seg = np.repeat(np.arange(lo, hi, dtype=np.int64), n_pieces)
+        first = np.cumsum(n_pieces) - n_pieces
+        k = (np.arange(piece_seg.shape[0]) - first[piece_seg - lo]).astype(float)
+        n_of = n_pieces[piece_seg - lo].astype(float)
+        t0, t1 = k / n_of, (k + 1.0) / n_of
+        sx, sy, sdx, sdy = ax[piece_seg], ay[piece_seg], dx[piece_seg], dy[piece_seg]
+        x_a, x_b = sx + t0 * sdx, sx + t1 * sdx
+        y_a, y_b = sy + t0 * sdy, sy + t1 * sdy
+        ix0 = self._index(np.minimum(x_a, x_b) - _CELL_PAD_M, self.x0, self.nx)
+        ix1 = self._index(np.maximum(x_a, x_b) + _CELL_PAD_M, self.x0, self.nx)
+        iy0 = self._index(np.minimum(y_a, y_b) - _CELL_PAD_M, self.y0, self.ny)
+        iy1 = self._index(np.maximum(y_a, y_b) + _CELL_PAD_M, self.y0, self.ny)
+        w = ix1 - ix0 + 1
+        count = w * (iy1 - iy0 + 1)
+        rep = np.repeat(np.arange(count.shape[0], dtype=np.int64), count)
+        local = np.arange(rep.shape[0], dtype=np.int64) - (np.cumsum(count) - count)[rep]
+        cell = (iy0[rep] + local // w[rep]) * self.nx + ix0[rep] + local % w[rep]
+        return np.unique(cell * m + piece_seg[rep])
 
     @staticmethod
     def _auto_cell_m(mx: FloatArray, my: FloatArray, start_m: float) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from geodata.build import BuildError, BuildOptions, build
+from geodata.densify import DEFAULT_MAX_SEGMENT_M
 from locator.artifact.loader import check_artifact
 from locator.artifact.manifest import load_manifest
 from locator.config import Settings
@@ -36,7 +37,7 @@ def test_regional_manifest(regional):
     assert net["directed_edges"] == 67414
     assert net["connected_components"] == 23
     assert net["crs"].startswith("+proj=aea")
-    assert net["max_segment_m"] == 1000.0  # the densification rule (geodata/densify.py)
+    assert net["max_segment_m"] == DEFAULT_MAX_SEGMENT_M  # the densification rule
     assert net["speeds_kph"]["truck"] == 60.0
     assert net["speeds_kph"]["car"] == 80.0
     assert len(net["source_sha256"]) == 64

@@ -12,6 +12,7 @@ from geodata.densify import DEFAULT_MAX_SEGMENT_M, densify_graph, densify_polyli
 from geodata.regional import load_regional_graph
 from locator.network.core import Network
 from locator.network.geometry import edge_twins
+from locator.network.projection import Projector
 
 GEOD = Geod(ellps="WGS84")
 
@@ -119,3 +120,30 @@ def test_snapping_near_a_long_road_measures_the_true_distance(raw, dense) -> Non
         # the source's one straight segment put the same point tens of metres off
         before = Network(raw).snapper.snap(plon, plat, max_snap_m=2000.0)
         assert abs(before.distance_m - 120.0) > 10.0
+
+
+def test_lines_agree_with_the_geodesic_at_the_default_rule(dense) -> None:
+    """The bound DATA.md states: on the densified network the projected straight line is
+    within 2 cm of the geodesic, the lon/lat straight line within 12 cm (mid-segment)."""
+    seg = _segment_lengths(dense)
+    last = np.zeros(dense.geom_lon.shape[0], dtype=bool)
+    last[dense.geom_offsets[1:] - 1] = True
+    a = np.nonzero(~last)[0]
+    a = a[np.argsort(seg)[-2000:]]  # the longest segments
+    lon0, lat0, lon1, lat1 = (
+        dense.geom_lon[a],
+        dense.geom_lat[a],
+        dense.geom_lon[a + 1],
+        dense.geom_lat[a + 1],
+    )
+    az, _, dist = GEOD.inv(lon0, lat0, lon1, lat1)
+    mid_lon, mid_lat, _ = GEOD.fwd(lon0, lat0, az, np.asarray(dist) / 2)
+    lonlat_off = GEOD.inv(mid_lon, mid_lat, (lon0 + lon1) / 2, (lat0 + lat1) / 2)[2]
+    assert float(np.max(lonlat_off)) <= 0.12
+    proj = Projector(dense.crs)
+    x0, y0 = proj.forward(lon0, lat0)
+    x1, y1 = proj.forward(lon1, lat1)
+    mx, my = proj.forward(np.asarray(mid_lon), np.asarray(mid_lat))
+    dx, dy = x1 - x0, y1 - y0
+    cross = np.abs((mx - x0) * dy - (my - y0) * dx) / np.hypot(dx, dy)
+    assert float(np.max(cross)) <= 0.02

@@ -46,6 +46,8 @@ class StationTargets:
     def __init__(self, routing: RoutingEngine, mode: str, snaps: Sequence[Snap | None]) -> None:
         self.routing = routing
         self.mode = mode
+        self._geo = routing.net.geometry
+        self._mg = routing.net.mode(mode)
         self.snaps: tuple[Snap | None, ...] = tuple(snaps)
         n = len(self.snaps)
         self.node = np.full((n, 2), -1, dtype=np.int64)
@@ -93,7 +95,7 @@ class StationTargets:
         if not 0 <= i <= n:
             raise StationNotFoundError(f"no station with index {i}", station=i)
         out = StationTargets.__new__(StationTargets)
-        out.routing, out.mode = self.routing, self.mode
+        out.routing, out.mode, out._geo, out._mg = self.routing, self.mode, self._geo, self._mg
         grow = 1 if i == n else 0
         out.snaps = (*self.snaps, None) if grow else self.snaps
         out.node = np.vstack([self.node, [[-1, -1]]]) if grow else self.node.copy()
@@ -140,13 +142,12 @@ class StationTargets:
     # ------------------------------------------------------------------ shared steps
     def along_own_road(self, snap: Snap) -> list[tuple[int, Direct]]:
         """The stations on the point's own road the mode reaches directly along it."""
-        net = self.routing.net
-        geo = net.geometry
+        geo = self._geo
         here = geo.canonical(snap.edge, snap.fraction)
         on_road = self.by_edge.get(here[0])
         if not on_road:
             return []
-        mg = net.mode(self.mode)
+        mg = self._mg
         out = []
         for i in on_road:
             d = along_edge(geo, mg, here, (here[0], float(self.canon_fraction[i])))
@@ -168,8 +169,7 @@ class StationTargets:
 
     def starts(self, snap: Snap) -> list[Option]:
         """How the query point joins the network (direction "from")."""
-        net = self.routing.net
-        return entries(net.geometry, net.mode(self.mode), snap.edge, snap.fraction, "from")
+        return entries(self._geo, self._mg, snap.edge, snap.fraction, "from")
 
     def results(
         self,
@@ -229,7 +229,5 @@ def pick(best: FloatArray, cand: BoolArray, k: int, bound_s: float) -> list[int]
     """Indices of the ``k`` smallest finite ``best`` among ``cand`` within the bound
     (fastest first; ties by index)."""
     best = np.where(cand & (best <= bound_s), best, np.inf)
-    n_ok = int(np.count_nonzero(np.isfinite(best)))
-    if n_ok == 0:
-        return []
-    return [int(i) for i in np.argsort(best, kind="stable")[: min(k, n_ok)]]
+    order: list[int] = np.argsort(best, kind="stable")[:k].tolist()
+    return [i for i in order if best[i] < np.inf]  # the finite ones sort first
