@@ -717,6 +717,11 @@ def markdown(summary: dict[str, Any]) -> str:
             f"### {name}: {net['nodes']} nodes, {net['directed_edges']} directed edges, "
             f"mode {net['mode']}, {net['stations']} stations\n"
         )
+        if "carried_from_run" in rec:
+            out.append(
+                f"*Not re-measured in this run: these figures come from {rec['carried_from_run']}"
+                " (same harness and seed; older code).*\n"
+            )
         for note in net["notes"]:
             out.append(f"- {note}")
         out.append("")
@@ -832,7 +837,8 @@ def targets(summary: dict[str, Any]) -> str:
         "| target | network | measured | met? |",
         "|---|---|---|---|",
     ]
-    for name, rec in summary["networks"].items():
+    for key, rec in summary["networks"].items():
+        name = f"{key} (earlier run)" if "carried_from_run" in rec else key
         ours_k1 = _med(rec, "nearest_k1", "ours")
         nx_k1 = _med(rec, "nearest_k1", "osmnx+networkx")
         if ours_k1 and nx_k1:
@@ -989,6 +995,7 @@ def run(
         ),
         "sizes": size,
         "seed": seed,
+        "run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "networks": {},
         "unavailable": unavailable,
     }
@@ -1041,9 +1048,30 @@ def run(
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     summary["total_s"] = time.perf_counter() - started
+    _carry_over(summary, out_dir / "peers_summary.json")
     common.write_json(out_dir / "peers_summary.json", summary)
     write_reports(summary, out_dir)
     return summary
+
+
+def _carry_over(summary: dict[str, Any], previous_path: Path) -> None:
+    """Keep the networks of the previous summary that this run did not measure (a
+    ``--networks regional`` rerun must not drop the Helsinki and world tables), each
+    marked with the run it comes from so the report does not pass it off as new."""
+    if not previous_path.is_file():
+        return
+    import json
+
+    try:
+        previous = json.loads(previous_path.read_text())
+    except (OSError, ValueError):
+        log.warning("cannot read %s; earlier networks are not carried over", previous_path)
+        return
+    when = previous.get("run_at", "an earlier run")
+    for name, rec in previous.get("networks", {}).items():
+        if name not in summary["networks"]:
+            rec.setdefault("carried_from_run", when)
+            summary["networks"][name] = rec
 
 
 def write_reports(summary: dict[str, Any], out_dir: Path) -> None:

@@ -229,8 +229,8 @@ class IsochroneEngine:
             lines = intervals.lines(geo)
             if shape == "roads":
                 unnoded = geo.unnoded_roads[intervals.road]
-                # the build densified long roads along the geodesic every kilometre; in
-                # the projected CRS those vertices lie on a line to millimetres, and
+                # the build densified long roads along the geodesic (every 2 km); in
+                # the projected CRS those vertices lie on a line to centimetres, and
                 # buffering pays for every vertex: drop the ones within BAND_SIMPLIFY_M
                 lines = shapely.simplify(lines, BAND_SIMPLIFY_M, preserve_topology=False)
                 piece = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
@@ -337,10 +337,10 @@ def road_band(
         if core is not None:
             redundant &= ~shapely.dwithin(loose, core, buffer_m)
         loose = loose[~redundant]
-    extra = _union_of_buffers(loose, points, buffer_m, quad_segs)
-    if extra.is_empty:
+    extra = _buffers(loose, points, buffer_m, quad_segs)
+    if extra.size == 0:
         return band
-    return shapely.union_all([band, extra])
+    return shapely.union_all(np.concatenate([[band], extra]))  # one cascaded union
 
 
 def _coverage_union(faces: npt.NDArray[np.object_]) -> BaseGeometry | None:
@@ -362,15 +362,26 @@ def _union_of_buffers(
     quad_segs: int,
 ) -> BaseGeometry:
     """Plain dissolve: buffer each merged line (and point) and unite the buffers."""
+    geoms = _buffers(lines, points, buffer_m, quad_segs)
+    if geoms.size == 0:
+        return shapely.Polygon()
+    return shapely.union_all(geoms)
+
+
+def _buffers(
+    lines: npt.NDArray[np.object_],
+    points: npt.NDArray[np.object_],
+    buffer_m: float,
+    quad_segs: int,
+) -> npt.NDArray[np.object_]:
+    """One buffer per merged line and per point (not yet united)."""
     parts = [points]
     if lines.size:
         # buffering each merged line and dissolving with a cascaded union is several
         # times faster in GEOS than one buffer of the whole MultiLineString
         parts.append(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines))))
     geoms = np.concatenate(parts)
-    if geoms.size == 0:
-        return shapely.Polygon()
-    return shapely.union_all(shapely.buffer(geoms, buffer_m, quad_segs=quad_segs))
+    return shapely.buffer(geoms, buffer_m, quad_segs=quad_segs)
 
 
 def _concave(
@@ -388,13 +399,13 @@ def _concave(
     reach a point by a zero-width spike of the hull (which a valid polygon cannot keep),
     so the hull is grown by :data:`HULL_POINT_M`: every reached point stays inside.
     """
-    parts = [shapely.get_coordinates(lines)] if lines.size else []
     reached = finite_nodes[node_time_s[finite_nodes] <= limit_s]
-    parts.append(np.column_stack((graph.node_x[reached], graph.node_y[reached])))
-    coords = np.concatenate(parts) if parts else np.zeros((0, 2))
-    if coords.shape[0] == 0:
+    if lines.size == 0 and reached.size == 0:
         return shapely.Polygon()
-    hull = shapely.concave_hull(shapely.multipoints(coords), ratio=ratio)
+    # the hull is of every vertex of the parts: no point object per road vertex
+    nodes = shapely.multipoints(np.column_stack((graph.node_x[reached], graph.node_y[reached])))
+    parts = shapely.geometrycollections([shapely.multilinestrings(lines), nodes])
+    hull = shapely.concave_hull(parts, ratio=ratio)
     # a 1 m band turns zero-width spikes into thin polygons that survive reprojection and
     # repair, so every reached point stays inside (one buffer of a small polygon)
     return _polygonal(shapely.buffer(hull, HULL_POINT_M, quad_segs=2))
