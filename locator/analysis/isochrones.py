@@ -380,8 +380,10 @@ def _buffers(
         # buffering each merged line and dissolving with a cascaded union is several
         # times faster in GEOS than one buffer of the whole MultiLineString
         parts.append(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines))))
-    geoms = np.concatenate(parts)
-    return shapely.buffer(geoms, buffer_m, quad_segs=quad_segs)
+    buffers: npt.NDArray[np.object_] = shapely.buffer(
+        np.concatenate(parts), buffer_m, quad_segs=quad_segs
+    )
+    return buffers
 
 
 def _concave(
