@@ -244,6 +244,7 @@ def _strip(d: dict[str, Any]) -> dict[str, Any]:
     """Drop bulky arrays/objects from a result before it goes to JSON."""
     drop = {
         "polygons",
+        "delivered",
         "node_time_s",
         "cover",
         "remaining",
@@ -332,9 +333,22 @@ def run_scenario(
     }
     truth = {i: [truth_zone(ls) for ls in truth_lines[i]] for i in q_idx}
 
-    def quality(name: str, polys: list[list[Any]], idx: list[int]) -> None:
+    project = _lonlat_projector(sc)
+
+    def quality(
+        name: str,
+        polys: list[list[Any]],
+        idx: list[int],
+        delivered: list[list[Any]] | None = None,
+    ) -> None:
         rows = [
-            polygon_quality(polys[j], truth[i], truth_lines[i])
+            polygon_quality(
+                polys[j],
+                truth[i],
+                truth_lines[i],
+                delivered=delivered[j] if delivered is not None else None,
+                project=project,
+            )
             for j, i in enumerate(idx)
             if i in truth
         ]
@@ -353,7 +367,7 @@ def run_scenario(
             }
         rec["circle_quality"][name] = agg
 
-    quality("ours", oc["polygons"], circle_idx)
+    quality("ours", oc["polygons"], circle_idx, oc["delivered"])
     ref_k1 = np.array(on["k1_station"])
     ref_d1 = np.array(on["k1_duration_s"])
     ref_cov = ocov["node_time_s"]
@@ -635,8 +649,9 @@ def run_scenario(
                     **common.stats(res["circle_times"]),
                     "method": "Actor.isochrone, contours 5/10/15, polygons",
                 }
-                polys = [_valhalla_polys(f, sc) for f in res["circle_features"]]
-                quality("valhalla isochrone", polys, circle_idx)
+                lonlat = [_valhalla_polys(f) for f in res["circle_features"]]
+                polys = [[project(p) for p in ps] for ps in lonlat]
+                quality("valhalla isochrone", polys, circle_idx, lonlat)
     return rec
 
 
@@ -671,9 +686,10 @@ def _pandana_cov(net: Any, sc: networks.Scenario, limit_s: float, repeat: int) -
     }
 
 
-def _valhalla_polys(features: list[dict[str, Any]], sc: networks.Scenario) -> list[Any]:
+def _lonlat_projector(sc: networks.Scenario) -> Any:
+    """Lon/lat geometry -> the network's projected CRS, vertex by vertex (as the
+    harness has always projected peers' output for areas)."""
     import shapely
-    from shapely.geometry import shape
 
     from locator.network.projection import Projector
 
@@ -683,6 +699,14 @@ def _valhalla_polys(features: list[dict[str, Any]], sc: networks.Scenario) -> li
         x, y = proj.forward(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
 
+    return lambda geom: shapely.transform(geom, fwd)
+
+
+def _valhalla_polys(features: list[dict[str, Any]]) -> list[Any]:
+    """Valhalla's contours as delivered (lon/lat polygons), one per budget."""
+    import shapely
+    from shapely.geometry import shape
+
     by_min: dict[float, Any] = {}
     for f in features:
         if "geometry" not in f:
@@ -690,7 +714,7 @@ def _valhalla_polys(features: list[dict[str, Any]], sc: networks.Scenario) -> li
         geom = shape(f["geometry"])
         if geom.geom_type == "LineString":
             geom = shapely.Polygon(geom.coords)
-        by_min[float(f["properties"]["contour"])] = shapely.transform(geom, fwd)
+        by_min[float(f["properties"]["contour"])] = geom
     return [by_min.get(float(m), shapely.Polygon()) for m in MINUTES]
 
 

@@ -153,6 +153,7 @@ def circles(o: Ours, sc: Scenario, idx: list[int], minutes: tuple[int, ...]) -> 
     """5/10/15-minute circles from points (direction 'from', road-hugging shape)."""
     t: list[float] = []
     polys: list[list[shapely.Geometry]] = []
+    delivered: list[list[shapely.Geometry]] = []
     geo = o.circles.geometry
     for i in idx:
         lon, lat = float(sc.point_lonlat[i, 0]), float(sc.point_lonlat[i, 1])
@@ -163,9 +164,11 @@ def circles(o: Ours, sc: Scenario, idx: list[int], minutes: tuple[int, ...]) -> 
         )
         t.append(time.perf_counter() - a)
         polys.append([geo.to_projected(c.polygon) for c in cs])
+        delivered.append([c.polygon for c in cs])
     return {
         "circles": stats(t),
         "polygons": polys,
+        "delivered": delivered,
         "method": "snap + bounded search + exact partial-edge intervals + buffered roads "
         "(Settings.circle_buffer_m per network kind), nested in WGS 84 by union",
     }

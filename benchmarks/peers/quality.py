@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,21 @@ def truth_zone(lines: np.ndarray, distance_m: float = FALSE_AREA_DISTANCE_M) -> 
 
 
 def polygon_quality(
-    polys: list[Any], truths: list[Any], truth_lines: list[np.ndarray]
+    polys: list[Any],
+    truths: list[Any],
+    truth_lines: list[np.ndarray],
+    *,
+    delivered: list[Any] | None = None,
+    project: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     """Per budget: area km², false area km² (polygon outside the 500 m truth zone), share
-    of reachable road length outside the polygon; and whether the contours nest."""
+    of reachable road length outside the polygon; and whether the contours nest.
+
+    Nesting is checked where a client sees the polygons: in ``delivered`` (the engine's
+    own output, e.g. WGS 84 GeoJSON) when given, the part of a smaller contour outside
+    the larger one measured after ``project``; otherwise in ``polys`` (engines whose
+    output is projected). Reprojecting two nested lon/lat polygons vertex by vertex need
+    not keep them nested, so checking the reprojected copies would blame the check."""
     out: dict[str, Any] = {
         "area_km2": [],
         "false_area_km2": [],
@@ -49,10 +61,18 @@ def polygon_quality(
             out["missed_road_share"].append(0.0)
     nested = True
     worst = 0.0
-    for small, big in itertools.pairwise(polys):
+    for k, (small, big) in enumerate(itertools.pairwise(polys)):
         if small.is_empty:
             continue
-        outside = float(shapely.difference(shapely.make_valid(small), shapely.make_valid(big)).area)
+        if delivered is not None and project is not None:
+            piece = shapely.difference(
+                shapely.make_valid(delivered[k]), shapely.make_valid(delivered[k + 1])
+            )
+            outside = float(project(piece).area) if not piece.is_empty else 0.0
+        else:
+            outside = float(
+                shapely.difference(shapely.make_valid(small), shapely.make_valid(big)).area
+            )
         worst = max(worst, outside)
         if outside > 1e-6 * max(float(small.area), 1.0) + 1.0:  # > 1 m² beyond rounding
             nested = False
