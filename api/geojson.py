@@ -64,9 +64,11 @@ def cached_response(
     *,
     media_type: str = GEOJSON,
     headers: Mapping[str, str] | None = None,
+    etag: str | None = None,
 ) -> Response:
-    """A 200 with an ETag, or a 304 when the client already holds this body."""
-    etag = etag_of(body)
+    """A 200 with an ETag (of the body unless given), or a 304 when the client already
+    holds it."""
+    etag = etag or etag_of(body)
     out = {"ETag": etag, "Cache-Control": "no-cache", **(headers or {})}
     if if_none_match(request, etag):
         return Response(status_code=304, headers=out)
@@ -105,13 +107,16 @@ def station_properties(st: Station, lang: Lang) -> dict[str, Any]:
     }
 
 
-def station_feature(st: Station, lang: Lang) -> dict[str, Any]:
-    """A station as a Point feature."""
+def station_feature(st: Station, lang: Lang, *, version: int | None = None) -> dict[str, Any]:
+    """A station as a Point feature (with its store ``version`` when given)."""
+    props = station_properties(st, lang)
+    if version is not None:
+        props["version"] = version
     return {
         "type": "Feature",
         "id": st.id,
         "geometry": point(st.lon, st.lat),
-        "properties": station_properties(st, lang),
+        "properties": props,
     }
 
 

@@ -83,6 +83,10 @@ class StationProperties(BaseModel):
     location_accuracy_m: float
     location_approximate: bool
     notes: str | None = None
+    version: int | None = Field(
+        default=None,
+        description="Store version of the record (send it back in If-Match to edit safely)",
+    )
 
 
 class StationFeature(BaseModel):

@@ -70,6 +70,27 @@ class StationNotFoundError(LocatorError, LookupError):
     http_status = 404
 
 
+class StationExistsError(LocatorError, ValueError):
+    """A new station's id is already taken."""
+
+    code = "station_exists"
+    http_status = 409
+
+
+class PreconditionFailedError(LocatorError):
+    """A write named a station version (``If-Match``) that is no longer current."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
+class StoreUnavailableError(LocatorError, OSError):
+    """The station store cannot take writes now (read-only file, full disk, locked)."""
+
+    code = "store_unavailable"
+    http_status = 503
+
+
 class PortNotFoundError(LocatorError, LookupError):
     """An unknown port id."""
 

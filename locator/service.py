@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -67,9 +67,9 @@ from locator.network.core import Network
 from locator.network.datum import bd09_to_gcj02, gcj02_to_wgs84
 from locator.network.geometry import road_lines
 from locator.network.snapping import Snap
-from locator.stations.catalogue import StationFilter
+from locator.stations.catalogue import Catalogue, StationFilter
 from locator.stations.model import Port, Service, Station, StationKind
-from locator.stations.store import StationStore
+from locator.stations.store import Change, Revision, StationStore
 
 log = logging.getLogger(__name__)
 
@@ -568,42 +568,133 @@ class Locator:
             )
         return station
 
-    def add_station(self, station: Station, *, actor: str) -> Station:
+    def add_station(self, station: Station, *, actor: str) -> Revision:
         """Add a station to the store and the indexes; the next query sees it.
+
+        Returns the stored revision (its ``version`` is the station's ETag).
 
         Raises
         ------
         StationValidationError
-            Invalid record, duplicate id, or no road within the snap radius.
+            Invalid record or no road within the snap radius.
+        StationExistsError
+            The id is taken.
+        StoreUnavailableError
+            The store cannot take writes (read-only file, full disk).
         """
         station = self._check_station(station)
         actor = check_text(actor, name="actor")
         self._require_road(station)
-        with self._write_lock:
-            self.store.add(station, actor=actor)
-            self._state = self._state.with_station(station, self._engines, self.max_snap_m)
-        return station
+        rev = self.store.add(station, actor=actor)
+        self.sync()
+        return rev
 
-    def update_station(self, station: Station, *, actor: str) -> Station:
+    def update_station(
+        self, station: Station, *, actor: str, if_version: int | None = None
+    ) -> Revision:
         """Replace a station (same id); a move or a change of kind updates the indexes
-        (a move replaces the station's column of the time table)."""
+        (a move replaces the station's column of the time table).
+
+        ``if_version``: only if the station is still at this version
+        (:class:`PreconditionFailedError` otherwise), as HTTP ``If-Match``.
+        """
         station = self._check_station(station)
         actor = check_text(actor, name="actor")
-        self._require_road(station)
-        with self._write_lock:
-            self._state.catalogue.get(station.id)
-            self.store.update(station, actor=actor)
-            self._state = self._state.with_station(station, self._engines, self.max_snap_m)
-        return station
+        rev = self.store.update(
+            station,
+            actor=actor,
+            if_version=_check_version_arg(if_version),
+            check=self._require_road,
+        )
+        self.sync()
+        return rev
 
-    def delete_station(self, station_id: str, *, actor: str) -> Station:
-        """Remove a station from the store and the indexes."""
+    def patch_station(
+        self,
+        station_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        if_version: int | None = None,
+    ) -> Revision:
+        """Change the given fields of a station (JSON merge patch, RFC 7396; ``None``
+        resets a field, ``name`` merges language by language). The merge happens inside
+        the store's write transaction: concurrent patches of different fields all survive.
+
+        Raises
+        ------
+        StationNotFoundError, PreconditionFailedError, StationValidationError
+            Unknown id, stale ``if_version``, or an invalid result.
+        """
+        station_id = check_text(station_id, name="station_id", max_length=64)
         actor = check_text(actor, name="actor")
+        rev = self.store.patch(
+            station_id,
+            changes,
+            actor=actor,
+            if_version=_check_version_arg(if_version),
+            check=self._require_road,
+        )
+        self.sync()
+        return rev
+
+    def delete_station(
+        self, station_id: str, *, actor: str, if_version: int | None = None
+    ) -> Revision:
+        """Remove a station from the store and the indexes; returns what was removed."""
+        station_id = check_text(station_id, name="station_id", max_length=64)
+        actor = check_text(actor, name="actor")
+        rev = self.store.delete(station_id, actor=actor, if_version=_check_version_arg(if_version))
+        self.sync()
+        return rev
+
+    def station_revision(self, station_id: str) -> tuple[Station, int]:
+        """A station and its store version (its ETag), from one consistent state."""
+        catalogue = self._state.catalogue
+        station_id = check_text(station_id, name="station_id", max_length=64)
+        return catalogue.get(station_id), catalogue.version(station_id)
+
+    def station_versions(self) -> Mapping[str, int]:
+        """Every station's store version (read-only), as this process last applied them."""
+        return self._state.catalogue.versions
+
+    def sync(self) -> int:
+        """Apply the store's committed writes this process has not applied yet (its own,
+        other threads', other processes' on the same store), in commit order; return the
+        edit sequence number the answers now reflect."""
         with self._write_lock:
-            old = self.station(station_id)
-            self.store.delete(station_id, actor=actor)
-            self._state = self._state.without(station_id, self._engines, self.max_snap_m)
-        return old
+            state = self._state
+            changes = self.store.changes_since(state.catalogue.seq)
+            for change in changes:
+                if change.seq <= state.catalogue.seq:
+                    continue  # already in a reloaded snapshot
+                state = self._applied(state, change)
+            self._state = state
+            return state.catalogue.seq
+
+    def _applied(self, state: StationState, change: Change) -> StationState:
+        engines, snap_m = self._engines, self.max_snap_m
+        if change.action in ("add", "update") and change.after is not None:
+            station = Station.model_validate(change.after)
+            return state.with_station(station, engines, snap_m, version=change.seq, seq=change.seq)
+        if change.action == "delete" and change.station_id is not None:
+            if change.station_id in state.catalogue:
+                return state.without(change.station_id, engines, snap_m, seq=change.seq)
+            return state.advanced(change.seq)
+        # an import (or anything else): re-read the whole store, recompute the indexes
+        revisions, seq = self.store.snapshot()
+        return StationState.reloaded(Catalogue.from_revisions(revisions, seq=seq), engines, snap_m)
+
+
+def _check_version_arg(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterError(
+            f"if_version must be a station version (a non-negative integer), got {value!r:.40}",
+            parameter="if_version",
+        )
+    return value
 
 
 __all__ = ["DATUMS", "Locator", "NearestAnswer"]

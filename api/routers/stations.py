@@ -7,6 +7,7 @@ the nearest-station indexes and circles), so the very next query sees them.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,13 +15,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from api.auth import KeyRecord, require_api_key
 from api.geojson import GEOJSON, GeoJSONResponse, cached_response, dumps, station_feature
-from api.i18n import language_headers, request_lang
+from api.i18n import Lang, language_headers, request_lang
 from api.params import Crs, CrsQ, LangQ, bbox_param, get_locator, to_wgs84
 from api.problems import ApiError, problem_responses
 from api.schemas import StationCollection, StationFeature, StationPatch
 from locator import Locator
 from locator.arguments import check_instant, parse_enum_list
-from locator.stations import Service, Station, StationKind
+from locator.stations import Revision, Service, Station, StationKind
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def list_stations(
         bbox=bbox_param(loc, bbox, crs) if bbox else None,
         port=port,
     )
+    versions = loc.station_versions()
     page = matched[offset : offset + limit]
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + limit < len(matched):
@@ -129,7 +131,7 @@ def list_stations(
     body = dumps(
         {
             "type": "FeatureCollection",
-            "features": [station_feature(st, language) for st in page],
+            "features": [station_feature(st, language, version=versions.get(st.id)) for st in page],
             "numberMatched": len(matched),
             "numberReturned": len(page),
             "links": links,
@@ -146,19 +148,68 @@ def list_stations(
     responses={304: {"description": "Not modified (If-None-Match)"}, **problem_responses(404)},
 )
 def get_station(request: Request, loc: LocatorDep, station_id: str, lang: LangQ = None) -> Response:
-    """A station by id, as a GeoJSON Point feature (ETag as for the list)."""
+    """A station by id, as a GeoJSON Point feature.
+
+    The ETag names the record's store version (and the response language); send it in
+    ``If-Match`` with a ``PATCH`` or ``DELETE`` so the edit applies only to the version
+    you read (412 ``precondition_failed`` otherwise), or in ``If-None-Match`` for a 304.
+    """
     language = request_lang(request, lang)
-    body = dumps(station_feature(loc.station(station_id), language))
-    return cached_response(request, body, headers=language_headers(language))
+    station, version = loc.station_revision(station_id)
+    body = dumps(station_feature(station, language, version=version))
+    return cached_response(
+        request, body, headers=language_headers(language), etag=version_etag(version, language)
+    )
+
+
+def version_etag(version: int, lang: str | None = None) -> str:
+    """The strong ETag of a station version (per response language)."""
+    return f'"v{version}.{lang}"' if lang else f'"v{version}"'
+
+
+_TAG = re.compile(r'^"v(\d{1,18})(?:\.[A-Za-z-]{1,16})?"$')
+
+
+def if_match_version(request: Request) -> int | None:
+    """The version an ``If-Match`` header asks for: ``None`` without the header (or with
+    ``*``: the station must merely exist), 0 for tags that can match no version (weak
+    tags never match under RFC 9110's strong comparison; foreign tags name no version;
+    versions start at 1).
+
+    Raises
+    ------
+    ApiError
+        400 when the header names several different versions.
+    """
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for tag in (t.strip() for t in header.split(",")):
+        m = _TAG.match(tag)
+        versions.add(int(m.group(1)) if m else 0)
+    if len(versions) > 1:
+        raise ApiError(
+            400, "invalid_request", "If-Match: give the one version you read (one entity tag)"
+        )
+    return versions.pop()
 
 
 def _actor(key: KeyRecord) -> str:
-    return f"api-key:{key.name}"
+    """The audit actor: the key's id (unique) and its name (for people reading the log)."""
+    return f"api-key:{key.key_id} ({key.name})"
 
 
-def _validated(loc: Locator, record: dict[str, Any], *, new: bool) -> Station:
-    (st,) = loc.store.validate_rows([record], mode="insert" if new else "upsert", what="station")
-    return st
+def _edited(rev: Revision, language: Lang, *, status_code: int = 200, **headers: str) -> Response:
+    return GeoJSONResponse(
+        station_feature(rev.station, language, version=rev.version),
+        status_code=status_code,
+        headers={
+            "ETag": version_etag(rev.version, language),
+            **headers,
+            **language_headers(language),
+        },
+    )
 
 
 @router.post(
@@ -167,7 +218,7 @@ def _validated(loc: Locator, record: dict[str, Any], *, new: bool) -> Station:
     response_model=StationFeature,
     response_class=GeoJSONResponse,
     status_code=201,
-    responses=problem_responses(401, 403, 409),
+    responses=problem_responses(401, 403, 409, 503),
 )
 def add_station(
     *,
@@ -182,22 +233,10 @@ def add_station(
 
     The body is the import record of ``docs/stations.md``; ``lon``/``lat`` are in ``crs``.
     """
-    if station.id in loc.store.ids():
-        raise ApiError(
-            409, "station_exists", f"a station with id {station.id!r} exists", station_id=station.id
-        )
     lon, lat = to_wgs84(loc, station.lon, station.lat, crs)
-    record = station.model_dump(mode="json") | {"lon": lon, "lat": lat}
-    st = loc.add_station(_validated(loc, record, new=True), actor=_actor(key))
-    language = request_lang(request, lang)
-    return GeoJSONResponse(
-        station_feature(st, language),
-        status_code=201,
-        headers={
-            "Location": str(request.url_for("get_station", station_id=st.id)),
-            **language_headers(language),
-        },
-    )
+    rev = loc.add_station(station.model_copy(update={"lon": lon, "lat": lat}), actor=_actor(key))
+    location = str(request.url_for("get_station", station_id=rev.station.id))
+    return _edited(rev, request_lang(request, lang), status_code=201, Location=location)
 
 
 @router.patch(
@@ -205,7 +244,7 @@ def add_station(
     summary="Change a station (API key, JSON merge patch)",
     response_model=StationFeature,
     response_class=GeoJSONResponse,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 412),
 )
 def patch_station(
     *,
@@ -219,29 +258,24 @@ def patch_station(
 ) -> Response:
     """Change the given fields of a station (RFC 7396 merge patch; ``null`` resets a field).
 
+    The merge happens inside the store's write transaction, so concurrent patches of
+    different fields all survive; with ``If-Match`` (the ETag of a read) the patch
+    applies only if nobody changed the station since (412 ``precondition_failed``).
     One transaction with an audit row holding the record before and after; a move or a
-    change of kind updates the nearest-station forests and circles at once.
+    change of kind updates the nearest-station forests and circles at once. In a datum
+    other than WGS 84, ``lon`` and ``lat`` change together.
     """
-    old = loc.station(station_id)
-    record: dict[str, Any] = old.model_dump(mode="json")
-    changes = patch.model_dump(exclude_unset=True, mode="json")
-    for field, value in changes.items():
-        if field == "name" and value is not None:
-            names = {**record["name"], **value}
-            record["name"] = {k: v for k, v in names.items() if v is not None}
-        elif value is None:
-            record.pop(field, None)
-        else:
-            record[field] = value
-    if "lon" in changes or "lat" in changes:
-        if "lon" not in record or "lat" not in record:
-            raise ApiError(422, "invalid_coordinate", "lon and lat cannot be removed")
-        record["lon"], record["lat"] = to_wgs84(
-            loc, float(record["lon"]), float(record["lat"]), crs
+    changes: dict[str, Any] = patch.model_dump(exclude_unset=True, mode="json")
+    if crs != Crs.wgs84 and ("lon" in changes or "lat" in changes):
+        if changes.get("lon") is None or changes.get("lat") is None:
+            raise ApiError(422, "invalid_coordinate", f"in {crs.value}, give lon and lat together")
+        changes["lon"], changes["lat"] = to_wgs84(
+            loc, float(changes["lon"]), float(changes["lat"]), crs
         )
-    st = loc.update_station(_validated(loc, record, new=False), actor=_actor(key))
-    language = request_lang(request, lang)
-    return GeoJSONResponse(station_feature(st, language), headers=language_headers(language))
+    rev = loc.patch_station(
+        station_id, changes, actor=_actor(key), if_version=if_match_version(request)
+    )
+    return _edited(rev, request_lang(request, lang))
 
 
 @router.delete(
@@ -249,12 +283,12 @@ def patch_station(
     summary="Delete a station (API key)",
     response_model=StationFeature,
     response_class=GeoJSONResponse,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 412),
 )
 def delete_station(
     request: Request, loc: LocatorDep, key: KeyDep, station_id: str, lang: LangQ = None
 ) -> Response:
-    """Delete a station (one transaction, audited); returns what was deleted."""
-    old = loc.delete_station(station_id, actor=_actor(key))
-    language = request_lang(request, lang)
-    return GeoJSONResponse(station_feature(old, language), headers=language_headers(language))
+    """Delete a station (one transaction, audited; ``If-Match`` as for ``PATCH``);
+    returns what was deleted."""
+    rev = loc.delete_station(station_id, actor=_actor(key), if_version=if_match_version(request))
+    return _edited(rev, request_lang(request, lang))

@@ -131,7 +131,8 @@ def open_artifact(
     engines = Engines.build(graph, regions=regions, ports=load_ports(directory / PORTS_FILE))
     try:
         store = StationStore(directory / STATIONS_FILE)
-        catalogue = Catalogue(store.all())
+        revisions, seq = store.snapshot()
+        catalogue = Catalogue.from_revisions(revisions, seq=seq)
     except (sqlite3.DatabaseError, ValueError) as exc:
         raise ArtifactError(f"cannot read {STATIONS_FILE}: {exc}") from exc
     art = Artifact(directory, manifest, settings, engines, store, catalogue, {}, {})

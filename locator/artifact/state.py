@@ -19,7 +19,7 @@ from locator.analysis.coverage import standing_demand
 from locator.analysis.isochrones import Contour
 from locator.analysis.nearest import StationIndex
 from locator.artifact.loader import Artifact, Engines
-from locator.artifact.prepared import IndexKey
+from locator.artifact.prepared import IndexKey, compute_indexes
 from locator.errors import LocatorError
 from locator.network.snapping import Snap
 from locator.stations.catalogue import Catalogue
@@ -71,13 +71,37 @@ class StationState:
             art.max_snap_m,
         )
 
+    @classmethod
+    def reloaded(cls, catalogue: Catalogue, engines: Engines, max_snap_m: float) -> StationState:
+        """A state rebuilt from a whole catalogue (after an import): every index is
+        recomputed, circles are computed again on request."""
+        indexes = compute_indexes(engines.routing, catalogue, max_snap_m=max_snap_m)
+        return cls(
+            catalogue, indexes, {mode: {} for mode in engines.net.modes}, engines, max_snap_m
+        )
+
+    def advanced(self, seq: int) -> StationState:
+        """The same stations, marked as reflecting the store up to ``seq``."""
+        return StationState(
+            self.catalogue.advanced(seq), self.indexes, self.circles, self.engines, self.max_snap_m
+        )
+
     def index(self, mode: str, kind: StationKind) -> StationIndex:
         """The index of one mode and kind."""
         return self.indexes[(mode, kind.value)]
 
     # ------------------------------------------------------------------ edits
-    def with_station(self, station: Station, engines: Engines, max_snap_m: float) -> StationState:
-        """The next version with ``station`` added, or replaced when its id exists."""
+    def with_station(
+        self,
+        station: Station,
+        engines: Engines,
+        max_snap_m: float,
+        *,
+        version: int = 0,
+        seq: int | None = None,
+    ) -> StationState:
+        """The next version with ``station`` added, or replaced when its id exists
+        (``version``, ``seq``: the store write that made it, see :class:`Catalogue`)."""
         old = self.catalogue.find(station.id)
         indexes = dict(self.indexes)
         moved = old is None or (old.kind, old.lon, old.lat) != (
@@ -101,7 +125,7 @@ class StationState:
                         indexes[key] = indexes[key].without(station.id)
                     continue
                 indexes[key] = indexes[key].with_station(station.id, snap)
-        catalogue = self.catalogue.with_station(station)
+        catalogue = self.catalogue.with_station(station, version=version, seq=seq)
         return StationState(
             catalogue,
             indexes,
@@ -110,7 +134,9 @@ class StationState:
             max_snap_m,
         )
 
-    def without(self, station_id: str, engines: Engines, max_snap_m: float) -> StationState:
+    def without(
+        self, station_id: str, engines: Engines, max_snap_m: float, *, seq: int | None = None
+    ) -> StationState:
         """The next version without ``station_id`` (which must exist)."""
         old = self.catalogue.get(station_id)
         indexes = dict(self.indexes)
@@ -118,7 +144,7 @@ class StationState:
             key = (mode, old.kind.value)
             if station_id in indexes[key].ids:
                 indexes[key] = indexes[key].without(station_id)
-        catalogue = self.catalogue.without(station_id)
+        catalogue = self.catalogue.without(station_id, seq=seq)
         return StationState(
             catalogue,
             indexes,

@@ -20,18 +20,20 @@ from locator.stations.model import (
     port_json_schema,
     station_json_schema,
 )
-from locator.stations.store import ImportMode, StationStore
+from locator.stations.store import Change, ImportMode, Revision, StationStore
 
 __all__ = [
     "CHINA_STANDARD_TIME",
     "CSV_COLUMNS",
     "Catalogue",
+    "Change",
     "ImportMode",
     "Latitude",
     "LocalizedName",
     "Longitude",
     "OpeningHours",
     "Port",
+    "Revision",
     "Service",
     "Station",
     "StationFilter",

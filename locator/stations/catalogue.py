@@ -11,15 +11,17 @@ a nearest-station query, the stations whose circles count in coverage — goes t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
 
 from locator.errors import StationNotFoundError
 from locator.stations.model import Service, Station, StationKind
+from locator.stations.store import Revision
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,33 @@ class Catalogue:
     ----------
     stations
         The records (ids must be unique, as the store guarantees).
+    versions
+        Each station's store version (its ETag; 0 where unknown).
+    seq
+        The store's edit sequence this snapshot reflects (the last write applied).
     """
 
-    def __init__(self, stations: Iterable[Station]) -> None:
+    def __init__(
+        self,
+        stations: Iterable[Station],
+        versions: Mapping[str, int] | None = None,
+        *,
+        seq: int = 0,
+    ) -> None:
         self._by_id = {st.id: st for st in sorted(stations, key=lambda s: s.id)}
         self._sorted = tuple(self._by_id.values())
+        given = versions or {}
+        self._versions = {sid: int(given.get(sid, 0)) for sid in self._by_id}
+        self.seq = int(seq)
         self.fingerprint = stations_fingerprint(self._sorted)
+
+    @classmethod
+    def from_revisions(cls, revisions: Sequence[Revision], *, seq: int | None = None) -> Catalogue:
+        """The catalogue of a store snapshot (:meth:`StationStore.revisions`)."""
+        last = max((r.seq for r in revisions), default=0) if seq is None else seq
+        return cls(
+            (r.station for r in revisions), {r.station.id: r.version for r in revisions}, seq=last
+        )
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -110,6 +133,16 @@ class Catalogue:
             raise StationNotFoundError(f"no station with id {station_id!r}", station_id=station_id)
         return st
 
+    @property
+    def versions(self) -> Mapping[str, int]:
+        """Station id -> store version (read-only view)."""
+        return MappingProxyType(self._versions)
+
+    def version(self, station_id: str) -> int:
+        """The store version of a station (:class:`StationNotFoundError` if unknown)."""
+        self.get(station_id)
+        return self._versions[station_id]
+
     def find(self, station_id: str | None) -> Station | None:
         """The station with this id, or ``None``."""
         return None if station_id is None else self._by_id.get(station_id)
@@ -126,10 +159,26 @@ class Catalogue:
             out[i] = st is not None and where.matches(st)
         return out
 
-    def with_station(self, station: Station) -> Catalogue:
-        """A new catalogue with ``station`` added or replaced (same id)."""
-        return Catalogue([*(s for s in self._sorted if s.id != station.id), station])
+    def with_station(
+        self, station: Station, *, version: int = 0, seq: int | None = None
+    ) -> Catalogue:
+        """A new catalogue with ``station`` added or replaced (same id) at ``version``,
+        reflecting the store up to ``seq`` (default: unchanged)."""
+        versions = {**self._versions, station.id: version}
+        return Catalogue(
+            [*(s for s in self._sorted if s.id != station.id), station],
+            versions,
+            seq=self.seq if seq is None else seq,
+        )
 
-    def without(self, station_id: str) -> Catalogue:
+    def advanced(self, seq: int) -> Catalogue:
+        """The same stations, reflecting the store up to ``seq``."""
+        return Catalogue(self._sorted, self._versions, seq=seq)
+
+    def without(self, station_id: str, *, seq: int | None = None) -> Catalogue:
         """A new catalogue without ``station_id``."""
-        return Catalogue(s for s in self._sorted if s.id != station_id)
+        return Catalogue(
+            (s for s in self._sorted if s.id != station_id),
+            self._versions,
+            seq=self.seq if seq is None else seq,
+        )

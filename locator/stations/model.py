@@ -11,6 +11,7 @@ rejected by the types themselves. GeoJSON helpers follow RFC 7946 (``[lon, lat]`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from locator.errors import InvalidCoordinateError, InvalidParameterError
 from locator.stations.hours import OpeningHours
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
@@ -208,6 +210,39 @@ def feature_to_record(feature: Any) -> dict[str, Any]:
         record["id"] = feature["id"]
     record["lon"], record["lat"] = coords[0], coords[1]
     return record
+
+
+def merge_patch(record: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A station record with a JSON merge patch (RFC 7396) applied.
+
+    Only the fields given change; ``null`` resets a field to its default; ``name`` is
+    merged language by language (a ``null`` language removes it). The id cannot change
+    and the position cannot be removed.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``changes`` is not an object, or it changes the id.
+    InvalidCoordinateError
+        It removes ``lon`` or ``lat``.
+    """
+    if not isinstance(changes, Mapping):
+        raise InvalidParameterError("a merge patch must be a JSON object", parameter="patch")
+    out = dict(record)
+    for field, value in changes.items():
+        if field == "id":
+            if value != record.get("id"):
+                raise InvalidParameterError("the id of a station cannot change", parameter="id")
+        elif field in ("lon", "lat") and value is None:
+            raise InvalidCoordinateError("lon and lat cannot be removed")
+        elif field == "name" and isinstance(value, Mapping):
+            names = {**(out.get("name") or {}), **value}
+            out["name"] = {k: v for k, v in names.items() if v is not None}
+        elif value is None:
+            out.pop(field, None)
+        else:
+            out[field] = value
+    return out
 
 
 class Port(BaseModel):

@@ -1,12 +1,22 @@
-"""SQLite station store (sqlite-utils, WAL mode, R-tree bbox index, audit log).
+"""SQLite station store (WAL mode, R-tree bbox index, versions, edit sequence, audit log).
 
 Tables::
 
     stations        rid INTEGER PRIMARY KEY, id TEXT UNIQUE, kind, port_id, lon, lat,
-                    name_zh, name_en, services (JSON), record (full Station JSON)
+                    name_zh, name_en, services (JSON), record (full Station JSON),
+                    version (``seq`` of the write that last changed the row)
     stations_rtree  SQLite's built-in rtree module over (lon, lat); kept in sync by
                     triggers on ``stations``
-    audit_log       id, actor, at (UTC ISO 8601), action, station_id, before, after (JSON)
+    audit_log       id, actor, at (UTC ISO 8601), action, station_id, before, after (JSON);
+                    ``id`` is the store's edit sequence: every committed write adds exactly
+                    one row, in commit order, so "the edits after N" is one query
+
+Concurrency. Every thread reads through its own connection (WAL: a read sees the last
+committed state, never a write in progress). Every write is one ``BEGIN IMMEDIATE``
+transaction that re-reads what it changes, so a read-merge-write (:meth:`patch`) cannot
+lose a concurrent update, in this process or another one on the same file; a write that
+names a version (``if_version``) fails with
+:class:`~locator.errors.PreconditionFailedError` when the station has moved on.
 
 Row parsing and validation live in :mod:`locator.stations.io`. Imports (GeoJSON, CSV)
 validate every row first and raise
@@ -18,27 +28,32 @@ indexes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlite_utils import Database
 
 from locator.errors import (
     InvalidCoordinateError,
+    PreconditionFailedError,
     RowProblem,
+    StationExistsError,
     StationNotFoundError,
     StationValidationError,
+    StoreUnavailableError,
 )
 from locator.stations.io import (
     BAD_ROW,
@@ -48,7 +63,7 @@ from locator.stations.io import (
     station_to_csv_row,
     validate_one,
 )
-from locator.stations.model import Station, feature_to_record
+from locator.stations.model import Station, feature_to_record, merge_patch
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +81,8 @@ CREATE TABLE IF NOT EXISTS stations (
     name_zh TEXT,
     name_en TEXT,
     services TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS stations_kind ON stations(kind);
 CREATE INDEX IF NOT EXISTS stations_port ON stations(port_id);
@@ -96,33 +112,168 @@ CREATE TABLE IF NOT EXISTS audit_log (
 """
 
 
+#: How long a write waits for another writer (another thread or process) to commit.
+BUSY_TIMEOUT_S = 10.0
+
+#: SQLite errors that mean "the store cannot take this write now", not "bad input".
+_UNAVAILABLE = ("readonly", "read-only", "disk is full", "database is locked", "disk i/o")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A station as one committed write left it.
+
+    Attributes
+    ----------
+    station
+        The record (for a delete: the record that was removed).
+    version
+        The station's version after the write: the ``seq`` of the write that last changed
+        it (for a delete: the version it had). Versions only grow and are never reused.
+    seq
+        The write's place in the store's edit sequence (its audit row id).
+    """
+
+    station: Station
+    version: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed write, as :meth:`StationStore.changes_since` lists it."""
+
+    seq: int
+    action: str
+    station_id: str | None
+    after: dict[str, Any] | None
+
+
 class StationStore:
     """Stations in one SQLite file.
 
     Parameters
     ----------
     path
-        Database file (created if missing) or ``":memory:"``.
+        Database file (created if missing, owner-only permissions) or ``":memory:"``.
     area
         Default service area for validation: a shapely geometry in lon/lat or a callable
         ``(lon, lat) -> bool``; stations outside it are rejected. ``None`` disables the check.
+    read_only
+        Open an existing store for reads only (a read-only mount, a replica's view):
+        every write raises :class:`~locator.errors.StoreUnavailableError`.
     """
 
-    def __init__(self, path: str | Path, *, area: Area | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, area: Area | None = None, read_only: bool = False
+    ) -> None:
         self.path = str(path)
         self.area = area
-        conn = sqlite3.connect(self.path, check_same_thread=False)
-        self.db = Database(conn)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self._lock = threading.RLock()
-        self.db.executescript(_SCHEMA)
+        self.read_only = read_only
+        self._memory = self.path == ":memory:"
+        self._lock = threading.RLock()  # one writer per process at a time (SQLite: per file)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._shared: sqlite3.Connection | None = None
+        if read_only and (self._memory or not Path(self.path).is_file()):
+            raise StoreUnavailableError(f"no station store at {self.path} to open read-only")
+        if not self._memory and not read_only:
+            _owner_only(Path(self.path))
+        conn = self._conn()
+        if read_only:
+            return
+        try:
+            if not self._memory:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(stations)")}
+            if "version" not in columns:  # a store written before versions existed
+                conn.execute("ALTER TABLE stations ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
+        except sqlite3.DatabaseError:
+            self.close()
+            raise
+
+    # -- connections ----------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (one shared, locked connection for ``:memory:``)."""
+        if self._memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open()
+            self._local.conn = conn
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        target, uri = self.path, False
+        if self.read_only:
+            target, uri = Path(self.path).resolve().as_uri() + "?mode=ro", True
+        conn = sqlite3.connect(
+            target,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_S,
+            uri=uri,
+        )
+        with self._lock:
+            self._conns.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads (autocommit: each statement sees the last commit)."""
+        if self._memory:
+            with self._lock:
+                yield self._conn()
+        else:
+            yield self._conn()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: the file's write lock is taken
+        before anything is read, so what the transaction reads is what it changes).
+
+        Raises
+        ------
+        StoreUnavailableError
+            The file cannot take writes (read-only, full disk, locked too long).
+        StationExistsError
+            A unique id was violated.
+        """
+        with self._lock:
+            conn = self._conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _unavailable(exc) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+                    raise StationExistsError(f"a station id is already taken: {exc}") from exc
+                if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not (
+                    isinstance(exc, sqlite3.IntegrityError)
+                ):
+                    raise _unavailable(exc) from exc
+                raise
 
     # -- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close every connection this store opened."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._shared = None
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
 
     def __enter__(self) -> StationStore:
         return self
@@ -133,18 +284,26 @@ class StationStore:
     @property
     def journal_mode(self) -> str:
         """SQLite journal mode (``"wal"`` for file databases)."""
-        return str(self.db.journal_mode)
+        with self._read() as conn:
+            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    def table_names(self) -> set[str]:
+        """The tables of the database."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {str(r[0]) for r in rows}
 
     # -- reads ----------------------------------------------------------------------
 
     def count(self) -> int:
         """Number of stations."""
-        row = self.db.execute("SELECT count(*) FROM stations").fetchone()
-        return int(row[0])
+        with self._read() as conn:
+            return int(conn.execute("SELECT count(*) FROM stations").fetchone()[0])
 
     def ids(self) -> set[str]:
         """All station ids."""
-        return {r[0] for r in self.db.execute("SELECT id FROM stations")}
+        with self._read() as conn:
+            return {r[0] for r in conn.execute("SELECT id FROM stations")}
 
     def get(self, station_id: str) -> Station:
         """The station with ``station_id``.
@@ -154,15 +313,53 @@ class StationStore:
         StationNotFoundError
             If there is none.
         """
-        row = self.db.execute("SELECT record FROM stations WHERE id = ?", [station_id]).fetchone()
-        if row is None:
-            raise StationNotFoundError(f"no station with id {station_id!r}", station_id=station_id)
-        return Station.model_validate_json(row[0])
+        return self.get_revision(station_id).station
+
+    def get_revision(self, station_id: str) -> Revision:
+        """The station with ``station_id``, its version and the store's edit sequence."""
+        with self._read() as conn:
+            return self._revision(conn, station_id)
+
+    def version(self, station_id: str) -> int:
+        """The current version of a station (:class:`StationNotFoundError` if none)."""
+        return self.get_revision(station_id).version
 
     def all(self) -> list[Station]:
         """Every station, ordered by id."""
-        rows = self.db.execute("SELECT record FROM stations ORDER BY id")
-        return [Station.model_validate_json(r[0]) for r in rows]
+        return [r.station for r in self.revisions()]
+
+    def revisions(self) -> list[Revision]:
+        """Every station with its version, ordered by id, as of one commit (``seq``)."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[list[Revision], int]:
+        """Every station with its version (ordered by id) and the edit sequence they
+        reflect, read as of one commit."""
+        with self._read() as conn:
+            conn.execute("BEGIN")  # one snapshot for both statements
+            try:
+                seq = _seq(conn)
+                rows = conn.execute("SELECT record, version FROM stations ORDER BY id").fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return [Revision(Station.model_validate_json(r[0]), int(r[1]), seq) for r in rows], seq
+
+    def seq(self) -> int:
+        """The store's edit sequence: the number of the last committed write (0: none)."""
+        with self._read() as conn:
+            return _seq(conn)
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """The committed writes after ``seq``, oldest first (imports list no records:
+        re-read the store for them)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, action, station_id, after FROM audit_log WHERE id > ? ORDER BY id",
+                [int(seq)],
+            ).fetchall()
+        return [
+            Change(int(r[0]), str(r[1]), r[2], json.loads(r[3]) if r[3] else None) for r in rows
+        ]
 
     def bbox(self, min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> list[Station]:
         """Stations with ``min_lon <= lon <= max_lon`` and ``min_lat <= lat <= max_lat``.
@@ -191,21 +388,26 @@ class StationStore:
              ORDER BY s.id
         """
         params = {"min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
-        return [Station.model_validate_json(r[0]) for r in self.db.execute(sql, params)]
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [Station.model_validate_json(r[0]) for r in rows]
 
     def audit_entries(self, station_id: str | None = None) -> list[dict[str, Any]]:
         """Audit log rows (oldest first), optionally for one station."""
-        if station_id is None:
-            rows = self.db.query("SELECT * FROM audit_log ORDER BY id")
-        else:
-            rows = self.db.query(
-                "SELECT * FROM audit_log WHERE station_id = ? ORDER BY id", [station_id]
-            )
+        sql = "SELECT id, actor, at, action, station_id, before, after FROM audit_log"
+        with self._read() as conn:
+            if station_id is None:
+                rows = conn.execute(sql + " ORDER BY id").fetchall()
+            else:
+                where = " WHERE station_id = ? ORDER BY id"
+                rows = conn.execute(sql + where, [station_id]).fetchall()
+        keys = ("id", "actor", "at", "action", "station_id", "before", "after")
         out = []
         for row in rows:
-            row["before"] = json.loads(row["before"]) if row["before"] else None
-            row["after"] = json.loads(row["after"]) if row["after"] else None
-            out.append(row)
+            entry = dict(zip(keys, row, strict=True))
+            entry["before"] = json.loads(entry["before"]) if entry["before"] else None
+            entry["after"] = json.loads(entry["after"]) if entry["after"] else None
+            out.append(entry)
         return out
 
     # -- validation -----------------------------------------------------------------
@@ -413,18 +615,24 @@ class StationStore:
         if problems:
             problems.sort(key=lambda p: p.row)
             raise StationValidationError(problems, what=what)
-        with self._lock, self.db.atomic():
+        with self._write() as conn:
+            if mode == "insert":
+                taken = sorted({s.id for s in stations} & _ids(conn))
+                if taken:  # written meanwhile by another writer: nothing is written
+                    problems = [RowProblem(0, "id", f"id {t!r} already exists") for t in taken]
+                    raise StationValidationError(problems, what=what)
             if mode == "replace":
-                self.db.execute("DELETE FROM stations")
-            for st in stations:
-                self._write(st, replace=mode != "insert")
-            self._audit(
+                conn.execute("DELETE FROM stations")
+            seq = _audit(
+                conn,
                 actor,
                 f"import_{mode}",
                 None,
                 None,
                 {"source": what, "count": len(stations), "ids": [s.id for s in stations]},
             )
+            for st in stations:
+                _put(conn, st, version=seq)
         log.info("imported %d station(s) from %s (mode=%s)", len(stations), what, mode)
         return len(stations)
 
@@ -450,112 +658,239 @@ class StationStore:
 
     def add(
         self, station: Station | Mapping[str, Any], *, actor: str, area: Area | None = None
-    ) -> Station:
-        """Insert one new station (audited).
+    ) -> Revision:
+        """Insert one new station (audited; version 1).
 
         Raises
         ------
         StationValidationError
-            If invalid, outside the area or the id exists.
+            If invalid or outside the area.
+        StationExistsError
+            If the id is taken (checked inside the write transaction).
         """
         record = station.model_dump() if isinstance(station, Station) else station
-        (st,) = self.validate_rows([record], area=area, mode="insert", what="station")
-        with self._lock, self.db.atomic():
-            self._write(st, replace=False)
-            self._audit(actor, "add", st.id, None, st.model_dump(mode="json"))
-        return st
+        (st,) = self.validate_rows([record], area=area, mode="upsert", what="station")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM stations WHERE id = ?", [st.id]).fetchone():
+                raise StationExistsError(f"a station with id {st.id!r} exists", station_id=st.id)
+            seq = _audit(conn, actor, "add", st.id, None, st.model_dump(mode="json"))
+            _put(conn, st, version=seq)
+        return Revision(st, seq, seq)
 
     def update(
-        self, station: Station | Mapping[str, Any], *, actor: str, area: Area | None = None
-    ) -> Station:
+        self,
+        station: Station | Mapping[str, Any],
+        *,
+        actor: str,
+        area: Area | None = None,
+        if_version: int | None = None,
+        check: Callable[[Station], None] | None = None,
+    ) -> Revision:
         """Replace an existing station by id (audited, before and after).
 
         Raises
         ------
         StationNotFoundError
             If the id is unknown.
+        PreconditionFailedError
+            ``if_version`` is given and is not the station's current version.
         StationValidationError
             If the new record is invalid.
         """
         record = station.model_dump() if isinstance(station, Station) else station
         (st,) = self.validate_rows([record], area=area, mode="upsert", what="station")
-        with self._lock, self.db.atomic():
-            before = self.get(st.id)
-            self._write(st, replace=True)
-            self._audit(
-                actor, "update", st.id, before.model_dump(mode="json"), st.model_dump(mode="json")
-            )
-        return st
+        return self._replace(
+            st.id, lambda _old: st, actor=actor, if_version=if_version, check=check
+        )
 
-    def delete(self, station_id: str, *, actor: str) -> Station:
+    def patch(
+        self,
+        station_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        area: Area | None = None,
+        if_version: int | None = None,
+        check: Callable[[Station], None] | None = None,
+    ) -> Revision:
+        """Apply a JSON merge patch (see :func:`~locator.stations.model.merge_patch`) to
+        the station as it is *inside* the write transaction, so concurrent patches of
+        different fields all survive.
+
+        ``check`` runs on the merged record before it is written (e.g. "a road is near");
+        raising aborts the write.
+
+        Raises
+        ------
+        StationNotFoundError, PreconditionFailedError, StationValidationError
+            As for :meth:`update`.
+        """
+
+        def merged(old: Station) -> Station:
+            record = merge_patch(old.model_dump(mode="json"), changes)
+            (st,) = self.validate_rows([record], area=area, mode="upsert", what="station")
+            return st
+
+        return self._replace(station_id, merged, actor=actor, if_version=if_version, check=check)
+
+    def _replace(
+        self,
+        station_id: str,
+        make: Callable[[Station], Station],
+        *,
+        actor: str,
+        if_version: int | None,
+        check: Callable[[Station], None] | None,
+    ) -> Revision:
+        with self._write() as conn:
+            before = self._revision(conn, station_id)
+            _check_version(before, if_version)
+            st = make(before.station)
+            if st.id != station_id:
+                raise StationValidationError(
+                    [RowProblem(0, "id", "the id of a station cannot change")], what="station"
+                )
+            if check is not None:
+                check(st)
+            seq = _audit(
+                conn,
+                actor,
+                "update",
+                st.id,
+                before.station.model_dump(mode="json"),
+                st.model_dump(mode="json"),
+            )
+            _put(conn, st, version=seq)
+        return Revision(st, seq, seq)
+
+    def delete(self, station_id: str, *, actor: str, if_version: int | None = None) -> Revision:
         """Delete a station (audited); return what was deleted.
 
         Raises
         ------
         StationNotFoundError
             If the id is unknown.
+        PreconditionFailedError
+            ``if_version`` is given and is not the station's current version.
         """
-        with self._lock, self.db.atomic():
-            before = self.get(station_id)
-            self.db.execute("DELETE FROM stations WHERE id = ?", [station_id])
-            self._audit(actor, "delete", station_id, before.model_dump(mode="json"), None)
-        return before
+        with self._write() as conn:
+            before = self._revision(conn, station_id)
+            _check_version(before, if_version)
+            conn.execute("DELETE FROM stations WHERE id = ?", [station_id])
+            seq = _audit(
+                conn, actor, "delete", station_id, before.station.model_dump(mode="json"), None
+            )
+        return Revision(before.station, before.version, seq)
 
     # -- internals ------------------------------------------------------------------
 
-    def _write(self, st: Station, *, replace: bool) -> None:
-        values = {
-            "id": st.id,
-            "kind": st.kind.value,
-            "port_id": st.port_id,
-            "lon": st.lon,
-            "lat": st.lat,
-            "name_zh": st.name.zh,
-            "name_en": st.name.en,
-            "services": json.dumps([s.value for s in st.services]),
-            "record": st.model_dump_json(),
-        }
-        if replace:
-            cur = self.db.execute(
-                """UPDATE stations SET kind=:kind, port_id=:port_id, lon=:lon, lat=:lat,
-                   name_zh=:name_zh, name_en=:name_en, services=:services, record=:record
-                   WHERE id=:id""",
-                values,
-            )
-            if cur.rowcount:
-                return
-        self.db.execute(
-            """INSERT INTO stations
-                   (id, kind, port_id, lon, lat, name_zh, name_en, services, record)
-               VALUES (:id, :kind, :port_id, :lon, :lat, :name_zh, :name_en, :services, :record)""",
-            values,
-        )
-
-    def _audit(
-        self,
-        actor: str,
-        action: str,
-        station_id: str | None,
-        before: Any,
-        after: Any,
-    ) -> None:
-        if not isinstance(actor, str) or not actor.strip():
-            raise ValueError("actor must be a non-empty string")
-        self.db.execute(
-            "INSERT INTO audit_log (actor, at, action, station_id, before, after) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                actor,
-                datetime.now(UTC).isoformat(timespec="seconds"),
-                action,
-                station_id,
-                None if before is None else json.dumps(before, ensure_ascii=False),
-                None if after is None else json.dumps(after, ensure_ascii=False),
-            ],
-        )
+    @staticmethod
+    def _revision(conn: sqlite3.Connection, station_id: str) -> Revision:
+        row = conn.execute(
+            "SELECT record, version FROM stations WHERE id = ?", [station_id]
+        ).fetchone()
+        if row is None:
+            raise StationNotFoundError(f"no station with id {station_id!r}", station_id=station_id)
+        return Revision(Station.model_validate_json(row[0]), int(row[1]), _seq(conn))
 
 
 # -- helpers (module level so the API and tests can reuse them) -------------------------
+
+
+def _owner_only(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds the audit log), and
+    tighten an existing one; SQLite gives its -wal and -shm files the same mode."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    with contextlib.suppress(OSError):  # a read-only file system: leave it as it is
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
+def _unavailable(exc: sqlite3.Error) -> Exception:
+    text = str(exc).lower()
+    if any(m in text for m in _UNAVAILABLE):
+        return StoreUnavailableError(f"the station store cannot take writes: {exc}")
+    return exc
+
+
+def _seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])
+
+
+def _ids(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT id FROM stations")}
+
+
+def _check_version(current: Revision, if_version: int | None) -> None:
+    if if_version is not None and if_version != current.version:
+        raise PreconditionFailedError(
+            f"station {current.station.id!r} is at version {current.version}, not "
+            f"{if_version}: read it again and reapply the change",
+            station_id=current.station.id,
+            version=current.version,
+        )
+
+
+def _put(conn: sqlite3.Connection, st: Station, *, version: int) -> None:
+    """Insert ``st`` or replace the row with its id (the row keeps its rid); ``version``
+    is the ``seq`` of the write, so versions only grow and are never reused, even for an
+    id deleted and added again."""
+    values = {
+        "id": st.id,
+        "kind": st.kind.value,
+        "port_id": st.port_id,
+        "lon": st.lon,
+        "lat": st.lat,
+        "name_zh": st.name.zh,
+        "name_en": st.name.en,
+        "services": json.dumps([s.value for s in st.services]),
+        "record": st.model_dump_json(),
+        "version": version,
+    }
+    cur = conn.execute(
+        """UPDATE stations SET kind=:kind, port_id=:port_id, lon=:lon, lat=:lat,
+           name_zh=:name_zh, name_en=:name_en, services=:services, record=:record,
+           version=:version
+           WHERE id=:id""",
+        values,
+    )
+    if cur.rowcount:
+        return
+    conn.execute(
+        """INSERT INTO stations
+               (id, kind, port_id, lon, lat, name_zh, name_en, services, record, version)
+           VALUES (:id, :kind, :port_id, :lon, :lat, :name_zh, :name_en, :services, :record,
+                   :version)""",
+        values,
+    )
+
+
+def _audit(  # noqa: PLR0917 (private; one audit row's columns)
+    conn: sqlite3.Connection,
+    actor: str,
+    action: str,
+    station_id: str | None,
+    before: Any,
+    after: Any,
+) -> int:
+    """Append the audit row of the write in progress; its id is the write's ``seq``."""
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValueError("actor must be a non-empty string")
+    cur = conn.execute(
+        "INSERT INTO audit_log (actor, at, action, station_id, before, after) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            actor,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            action,
+            station_id,
+            None if before is None else json.dumps(before, ensure_ascii=False),
+            None if after is None else json.dumps(after, ensure_ascii=False),
+        ],
+    )
+    return int(cur.lastrowid or 0)
 
 
 def _inside(area: Area, stations: list[Station]) -> list[bool]:

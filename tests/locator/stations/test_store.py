@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 from strategies import lats, lons, station_records
 
-from locator.errors import InvalidCoordinateError, StationNotFoundError, StationValidationError
+from locator.errors import (
+    InvalidCoordinateError,
+    StationExistsError,
+    StationNotFoundError,
+    StationValidationError,
+)
 from locator.stations import Station
 from locator.stations.store import CSV_COLUMNS, StationStore
 
@@ -84,7 +89,7 @@ def snapshot(store: StationStore):
 
 def test_wal_mode_and_tables(store):
     assert store.journal_mode == "wal"
-    names = set(store.db.table_names())
+    names = store.table_names()
     assert {"stations", "stations_rtree", "audit_log"} <= names
 
 
@@ -376,11 +381,11 @@ def test_export_import_round_trip_geojson_and_csv(tmp_path_factory, records):
 
 
 def test_single_edits_are_audited(store):
-    s = store.add(rec(1), actor="planner:li")
+    s = store.add(rec(1), actor="planner:li").station
     assert store.get("st-001") == s
-    with pytest.raises(StationValidationError, match="already exists"):
+    with pytest.raises(StationExistsError, match="exists"):
         store.add(rec(1), actor="planner:li")
-    moved = store.update(rec(1, lon=112.2), actor="planner:wang")
+    moved = store.update(rec(1, lon=112.2), actor="planner:wang").station
     assert [x.id for x in store.bbox(112.1, 43, 112.3, 44)] == ["st-001"]
     with pytest.raises(StationNotFoundError):
         store.update(rec(2), actor="planner:wang")
