@@ -17,6 +17,7 @@ of their union, and the whole network is the same figure by either path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from locator.analysis.isochrones import IsochroneEngine, Place
 from locator.errors import LocatorError
 from locator.network.core import Network
+from locator.network.geometry import EdgeGeometry
 from locator.network.reach import Intervals, complement, reached_intervals
 from locator.network.search import search
 from locator.network.snapping import Snap
@@ -304,12 +306,22 @@ class Coverage:
         gaps = complement(self.covered, self.net.geometry.n_roads)
         return gaps.select(self.mode_roads[gaps.road])
 
-    def _region_length_m(self, pieces: Intervals, poly_xy: BaseGeometry) -> float:
+    @functools.cached_property
+    def _pieces(self) -> tuple[_Pieces, _Pieces]:
+        """The mode's whole roads and its covered pieces, with their projected lines and
+        boxes: cut once per report, clipped once per region."""
+        geo = self.net.geometry
+        roads = np.nonzero(self.mode_roads)[0]
+        whole = Intervals(roads, np.zeros(roads.shape[0]), np.ones(roads.shape[0]))
+        covered = self.covered.select(self.mode_roads[self.covered.road])
+        return _Pieces.of(whole, geo), _Pieces.of(covered, geo)
+
+    def _region_length_m(self, pieces: _Pieces, poly_xy: BaseGeometry) -> float:
         """Stated length of ``pieces`` inside a projected polygon (the module's rule)."""
-        if len(pieces) == 0:
+        if pieces.road.size == 0:
             return 0.0
         geo = self.net.geometry
-        inside_xy = _clipped_lengths(pieces.lines(geo), poly_xy)
+        inside_xy = _clipped_lengths(pieces, poly_xy)
         denom = self._xy_length[pieces.road]
         share = np.divide(inside_xy, denom, out=np.zeros_like(inside_xy), where=denom > 0)
         return float(np.sum(share * geo.road_length_m[pieces.road]))
@@ -320,10 +332,9 @@ class Coverage:
         """Road km, covered km, share and covered demand inside one lon/lat polygon."""
         geo = self.net.geometry
         poly_xy = _valid(geo.to_projected(region))
-        roads = np.nonzero(self.mode_roads)[0]
-        whole = Intervals(roads, np.zeros(roads.shape[0]), np.ones(roads.shape[0]))
+        shapely.prepare(poly_xy)  # this request's own polygon: preparing it is safe
+        whole, covered = self._pieces
         road_m = self._region_length_m(whole, poly_xy)
-        covered = self.covered.select(self.mode_roads[self.covered.road])
         covered_m = self._region_length_m(covered, poly_xy)
         demand_total = demand_covered = 0.0
         if demand is not None:
@@ -397,15 +408,42 @@ def _split_by(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> tuple[In
     return inside, touching
 
 
-def _clipped_lengths(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> FloatArray:
-    """Per line: its projected length inside ``poly_xy``."""
-    out = np.zeros(lines.shape[0])
-    if lines.size == 0:
+@dataclass(frozen=True)
+class _Pieces:
+    """Road pieces with their projected lines, lengths and (road) boxes."""
+
+    road: IntArray
+    lines: npt.NDArray[np.object_]
+    length_xy: FloatArray
+    bounds: FloatArray
+
+    @classmethod
+    def of(cls, pieces: Intervals, geo: EdgeGeometry) -> _Pieces:
+        lines = pieces.lines(geo) if len(pieces) else np.empty(0, dtype=object)
+        return cls(
+            pieces.road, lines, np.asarray(shapely.length(lines)), geo.road_bounds[pieces.road]
+        )
+
+
+def _clipped_lengths(pieces: _Pieces, poly_xy: BaseGeometry) -> FloatArray:
+    """Per piece: its projected length inside ``poly_xy`` (prepared by the caller). Boxes
+    that miss the polygon's box are skipped in numpy; a prepared ``contains`` settles
+    the pieces wholly inside; only those crossing the boundary are intersected."""
+    out = np.zeros(pieces.road.shape[0])
+    if out.size == 0:
         return out
-    inside, touching = _split_by(lines, poly_xy)
-    out[inside] = shapely.length(lines[inside])
-    if touching.size:
-        out[touching] = shapely.length(shapely.intersection(lines[touching], poly_xy))
+    x0, y0, x1, y1 = shapely.bounds(poly_xy)
+    b = pieces.bounds
+    near = np.nonzero((b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1))[0]
+    if near.size == 0:
+        return out
+    lines = pieces.lines[near]
+    inside = np.asarray(shapely.contains(poly_xy, lines), dtype=bool)
+    out[near[inside]] = pieces.length_xy[near[inside]]
+    rest = near[~inside]
+    rest = rest[np.asarray(shapely.intersects(poly_xy, pieces.lines[rest]), dtype=bool)]
+    if rest.size:
+        out[rest] = shapely.length(shapely.intersection(pieces.lines[rest], poly_xy))
     return out
 
 

@@ -314,6 +314,22 @@ class EdgeGeometry:
         cum = np.concatenate([[0.0], np.cumsum(step)])
         return np.asarray(cum[ends] - cum[first], dtype=np.float64)
 
+    @functools.cached_property
+    def road_bounds(self) -> FloatArray:
+        """``(n_roads, 4)`` bounding box (min x, min y, max x, max y) of every road's
+        projected polyline: a numpy pre-filter for "which roads can touch this area"
+        (computed on first use and published whole; no native object is shared)."""
+        c = self.canon
+        out = np.zeros((c.shape[0], 4))
+        if c.size == 0:
+            return out
+        starts = self.offsets[:-1]  # every edge's polyline is contiguous and non-empty
+        for col, (values, reduce) in enumerate(
+            ((self.x, np.minimum), (self.y, np.minimum), (self.x, np.maximum), (self.y, np.maximum))
+        ):
+            out[:, col] = reduce.reduceat(values, starts)[c]
+        return out
+
     # ------------------------------------------------------------------ reprojection
     def to_lonlat(self, geom: shapely.Geometry, *, densify_m: float = DENSIFY_M) -> Any:
         """A projected geometry in WGS 84 (lon, lat).

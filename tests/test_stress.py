@@ -1,0 +1,134 @@
+"""Bounded concurrency stress tests (issue 9): counted in requests and rounds, never timed.
+
+Each runs in a separate process under ``python -X faulthandler``, so a crash of native
+code (the GEOS abort of D1) fails the test with the dump instead of killing pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stress.http_load import run as http_load
+
+from api.auth import KeyStore
+from locator.artifact.manifest import ADMIN_FILE
+from locator.config import Settings
+from locator.stations import StationStore
+
+ROOT = Path(__file__).resolve().parents[1]
+STRESS = Path(__file__).parent / "stress"
+
+
+def _script(name: str, *args: object, timeout: float = 600) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-X", "faulthandler", str(STRESS / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    )
+    out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def test_fresh_regions_survive_concurrent_first_queries(regional_artifact: Path) -> None:
+    """D1: 16 threads at one barrier on administrative units nobody has queried yet
+    (lazily built GEOS indexes), 6 times; unguarded this aborts the process."""
+    out = _script("regions.py", regional_artifact / ADMIN_FILE, 6, 16, 8)
+    assert out["threads_done"] == 6 * 16
+
+
+def test_locator_survives_concurrent_queries_edits_and_warm_up(
+    regional_artifact: Path, tmp_path: Path
+) -> None:
+    """16 threads at one barrier with the warm-up: nearest, filtered k-nearest, live and
+    stored circles, routes, coverage, region lookups, patches and moves; 3 fresh opens."""
+    art = tmp_path / "art"
+    shutil.copytree(regional_artifact, art)
+    out = _script("inprocess.py", art, 3, 16, 12)
+    counts = out["counts"]
+    assert isinstance(counts, dict) and counts["ok"] + counts["locator_error"] == 3 * 16 * 12
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early:\n{proc.communicate()[1][-4000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("server did not listen within 30 s")
+
+
+def test_server_survives_concurrent_load_from_start_up(
+    regional_artifact: Path, tmp_path: Path
+) -> None:
+    """A real server (uvicorn, thread pool) hit by 12 clients from the moment it listens
+    (during its warm-up): reads, keyed patches, adds and deletes; 2 starts. No 5xx, no
+    dropped connection, no crash, and every acknowledged patch is in the store."""
+    art = tmp_path / "art"
+    shutil.copytree(regional_artifact, art)
+    key = KeyStore(Settings(artifact_dir=art).keys_path()).create("stress")
+    with StationStore(art / "stations.sqlite") as store:
+        stations = [
+            {"id": s.id, "lon": s.lon, "lat": s.lat}
+            for s in store.all()
+            if s.kind.value == "driver_station"
+        ]
+    for start in range(2):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-m",
+                "locator_cli.main",
+                "serve",
+                "--artifact",
+                str(art),
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "LOCATOR_RATE_LIMIT_ENABLED": "false", "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for_port(port, proc)
+            problems, acked = http_load("127.0.0.1", port, key, stations, threads=12, requests=30)
+            assert proc.poll() is None, "the server died under load"
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+        assert "Fatal Python error" not in err, err[-4000:]
+        assert not problems, f"start {start}: {problems[:10]}\n{err[-3000:]}"
+        with StationStore(art / "stations.sqlite") as store:
+            for sid, note in acked.items():
+                assert store.get(sid).notes == note
