@@ -17,7 +17,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel, Field
 
 from api.auth import API_KEY_HEADER, KeyStore
-from api.middleware import ApiHeadersMiddleware, TokenBucket
+from api.limits import HeavySlots
+from api.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, TokenBucket
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from api.routers import admin, isochrones, nearest, places, planning, stations
 from api.routers.widget import include_widget
@@ -52,11 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         app.state.locator = Locator.open(settings.artifact_dir, settings)
         # lazily built indexes are built now, off the request path
         threading.Thread(target=app.state.locator.warm, name="warm", daemon=True).start()
-        yield
+        # read by api.server's protocol (the header deadline of each connection)
+        yield {"header_timeout_s": settings.header_timeout_s}
 
     app = FastAPI(
         title="Border-port station locator",
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keys = KeyStore(settings.keys_path())
     app.state.isochrone_bodies = isochrones.BodyCache()
+    app.state.heavy_slots = HeavySlots(settings.max_heavy_requests, settings.heavy_wait_s)
     install_problem_handlers(app)
 
     @app.get(
@@ -97,6 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
         if settings.rate_limit_enabled
         else None
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        keyed_prefixes=("/v1/stations", "/v1/admin"),
+        key_header=API_KEY_HEADER,
     )
     app.add_middleware(ApiHeadersMiddleware, bucket=bucket)
     app.add_middleware(  # outermost: CORS headers on every answer, 429s included

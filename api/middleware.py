@@ -13,11 +13,12 @@ routes may be embedded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -156,4 +157,137 @@ async def _too_many(send: Send, headers: list[tuple[bytes, bytes]], retry_after:
             ],
         }
     )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """Bounded request bodies, read before the application sees them.
+
+    - A body larger than ``max_bytes`` answers 413 ``request_too_large`` (from the
+      ``Content-Length`` header before anything is read, else as soon as the streamed
+      body passes the limit), so no request can make the server hold more than that.
+    - A body that does not arrive within ``timeout_s`` answers 408 ``request_timeout``
+      (a client trickling bytes cannot hold a worker thread).
+    - A keyed write (``POST``/``PATCH``/``DELETE`` on the key-protected prefixes) without
+      the API key header answers 401 before its body is read at all.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+        keyed_prefixes: tuple[str, ...],
+        key_header: str,
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.keyed_prefixes = keyed_prefixes
+        self.key_name = key_header
+        self.key_header = key_header.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await _problem(send, *refusal)
+            return
+        body = await self._read_body(receive, send)
+        if body is None:
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: disconnect notifications
+
+        await self.app(scope, replay, send)
+
+    def _refusal(self, scope: Scope) -> _Refusal | None:
+        """Why the request is refused from its headers alone, if it is."""
+        headers = dict(scope.get("headers") or [])
+        path: str = scope["path"]
+        if path.startswith(self.keyed_prefixes) and not headers.get(self.key_header):
+            challenge = f'ApiKey header="{self.key_name}"'.encode()
+            return _Refusal(
+                401,
+                "api_key_missing",
+                "API key missing",
+                f"this route needs an API key in the {self.key_name} header",
+                ((b"www-authenticate", challenge),),
+            )
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return _Refusal(400, "bad_request", "Bad request", "Content-Length is not a byte count")
+        if declared is not None and int(declared) > self.max_bytes:
+            return self._too_big()
+        return None
+
+    async def _read_body(self, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None once a refusal has been sent (or the client left)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await _problem(send, *self._too_big())
+                        return None
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            detail = f"the request body did not arrive within {self.timeout_s:g} s"
+            await _problem(send, *_Refusal(408, "request_timeout", "Request timeout", detail))
+            return None
+
+    def _too_big(self) -> _Refusal:
+        detail = f"request bodies are limited to {self.max_bytes} bytes (service limit)"
+        return _Refusal(413, "request_too_large", "Request too large", detail)
+
+
+class _Refusal(NamedTuple):
+    status: int
+    code: str
+    title: str
+    detail: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+async def _problem(  # noqa: PLR0917  (the fields of a _Refusal, in order)
+    send: Send,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    body = json.dumps(
+        {
+            "type": f"about:blank#{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        }
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -92,11 +92,19 @@ _TITLES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
+    408: "Request timeout",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Request too large",
     422: "Unprocessable request",
     429: "Too many requests",
+    503: "Service unavailable",
 }
+
+
+#: Longest quoted text and list in an error response (see :func:`problem`).
+MAX_ECHO_CHARS = 300
+MAX_ECHO_ITEMS = 100
 
 
 def problem(
@@ -108,14 +116,16 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response. Whatever a client sent and an error quotes back is cut
+    short (:data:`MAX_ECHO_CHARS` per text, :data:`MAX_ECHO_ITEMS` per list), so an error
+    is never larger than a few kB however large the bad input."""
     body = {
         "type": f"about:blank#{code}",
         "title": title,
         "status": status,
         "code": code,
-        "detail": detail,
-        **extra,
+        "detail": _short(detail, 4 * MAX_ECHO_CHARS),
+        **{k: _clean(v) for k, v in extra.items()},
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -198,10 +208,16 @@ def _clean(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become strings, unknown objects their ``str``."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, str | int | float | bool | type(None)):
+    if isinstance(value, str):
+        return _short(value, MAX_ECHO_CHARS)
+    if isinstance(value, int | float | bool | type(None)):
         return value
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [_clean(v) for v in value[:MAX_ECHO_ITEMS]]
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    return str(value)
+        return {str(k): _clean(v) for k, v in list(value.items())[:MAX_ECHO_ITEMS]}
+    return _short(str(value), MAX_ECHO_CHARS)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

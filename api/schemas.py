@@ -420,7 +420,9 @@ class PlanRequest(BaseModel):
     k: int = Field(default=3, ge=1, description="Number of sites (at most Settings.max_k)")
     minutes: float = Field(default=15.0, gt=0, allow_inf_nan=False)
     mode: str | None = None
-    region: str | None = Field(default=None, description="Admin code, port id or bbox")
+    region: str | None = Field(
+        default=None, max_length=200, description="Admin code, port id or bbox"
+    )
     crs: Literal["wgs84", "gcj02", "bd09"] = Field(
         default="wgs84", description="Datum of a bbox region"
     )

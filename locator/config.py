@@ -80,6 +80,48 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Origins allowed to read the API from a browser (GET only).",
     )
+    max_body_bytes: int = Field(
+        default=2_000_000,
+        ge=1024,
+        description="Largest request body (bytes); larger ones answer 413 before being read.",
+    )
+    body_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a client may take to send a request body (then 408).",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a client may take to send a request's headers (then the "
+        "connection is closed).",
+    )
+    keep_alive_s: float = Field(
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds an idle kept-alive connection stays open.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections plus running requests per process beyond which new "
+        "requests answer 503.",
+    )
+    max_heavy_requests: int = Field(
+        default=2,
+        ge=1,
+        description="Heavy requests (coverage, site plans, live circles) run at once per "
+        "process; more wait for a slot.",
+    )
+    heavy_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Seconds a heavy request waits for a slot before answering 503 busy.",
+    )
 
     def keys_path(self) -> Path:
         """Where API keys are stored (:attr:`api_keys_file` or the artifact default)."""

@@ -298,9 +298,7 @@ def _cmd_stations(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.app import create_app
+    from api.server import serve
 
     overrides: dict[str, object] = {}
     if args.artifact is not None:
@@ -316,8 +314,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             BuildOptions(out=settings.artifact_dir, force=settings.artifact_dir.exists()),
             settings,
         )
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    serve(settings)
     return 0
 
 

@@ -7,12 +7,14 @@ hands back the very same contour list until an edit drops it).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.geojson import GeoJSONResponse, contour_features, dumps
+from api.limits import HeavySlots
 from api.params import Crs, CrsQ, ModeQ, OptLatQ, OptLonQ, get_locator, to_wgs84
 from api.problems import problem_responses
 from api.schemas import IsochroneCollection
@@ -49,7 +51,7 @@ class BodyCache:
     summary="Service circles (isochrones) of a station or a point",
     response_model=IsochroneCollection,
     response_class=GeoJSONResponse,
-    responses=problem_responses(404, 413),
+    responses=problem_responses(404, 413, 503),
 )
 def isochrones(
     *,
@@ -93,15 +95,18 @@ def isochrones(
     mins = parse_minutes(minutes)
     if station_id is None and lon is not None and lat is not None:
         lon, lat = to_wgs84(loc, lon, lat, crs)
-    contours = loc.isochrones(
-        lon=lon,
-        lat=lat,
-        station_id=station_id,
-        minutes=mins,
-        mode=mode,
-        direction=direction,
-        shape=shape,
-    )
+    live = station_id is None  # stored circles are a lookup; live ones are heavy
+    slots: HeavySlots = request.app.state.heavy_slots
+    with slots.slot() if live else contextlib.nullcontext():
+        contours = loc.isochrones(
+            lon=lon,
+            lat=lat,
+            station_id=station_id,
+            minutes=mins,
+            mode=mode,
+            direction=direction,
+            shape=shape,
+        )
     used_mode = loc.check_mode(mode)
     key = (station_id, used_mode, tuple(sorted(set(mins))), direction, shape)
     cache: BodyCache = request.app.state.isochrone_bodies

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.geojson import GeoJSONResponse, dumps, geometry, point
 from api.i18n import Lang, language_headers, pick, request_lang
+from api.limits import heavy_slot
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg
 from api.problems import problem_responses
 from api.schemas import CoverageResponse, PlanRequest, PlanResponse
@@ -40,7 +41,8 @@ def _share(x: float) -> float:
     "/coverage",
     summary="Coverage of a region by the service circles of one station kind",
     response_model=CoverageResponse,
-    responses=problem_responses(404, 413),
+    responses=problem_responses(404, 413, 503),
+    dependencies=[Depends(heavy_slot)],
 )
 def coverage(
     *,
@@ -131,7 +133,8 @@ def coverage(
     summary="Suggest sites for new stations (greedy maximal covering)",
     response_model=PlanResponse,
     response_class=GeoJSONResponse,
-    responses=problem_responses(404, 413),
+    responses=problem_responses(404, 413, 503),
+    dependencies=[Depends(heavy_slot)],
 )
 def plan_sites(
     loc: LocatorDep,

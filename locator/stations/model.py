@@ -31,7 +31,18 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
 """Ids: 1-64 lowercase ASCII letters, digits, ``-`` or ``_``; no leading/trailing separator."""
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+#: Longest free text (``source``, ``notes``) and name a record may carry: a record is
+#: something a planner types, not a document store.
+MAX_TEXT_CHARS = 2000
+MAX_NAME_CHARS = 200
+MAX_HOURS_CHARS = 500
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS)
+]
 Longitude = Annotated[
     float,
     Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="WGS 84 longitude, degrees"),
@@ -85,11 +96,11 @@ class LocalizedName(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    zh: Text | None = Field(default=None, description="Chinese (simplified)")
-    en: Text | None = Field(default=None, description="English / pinyin")
-    mn: Text | None = Field(default=None, description="Mongolian, Cyrillic script")
-    ru: Text | None = Field(default=None, description="Russian")
-    mn_mong: Text | None = Field(default=None, description="Mongolian, traditional script")
+    zh: Name | None = Field(default=None, description="Chinese (simplified)")
+    en: Name | None = Field(default=None, description="English / pinyin")
+    mn: Name | None = Field(default=None, description="Mongolian, Cyrillic script")
+    ru: Name | None = Field(default=None, description="Russian")
+    mn_mong: Name | None = Field(default=None, description="Mongolian, traditional script")
 
     @model_validator(mode="after")
     def _zh_or_en(self) -> Self:
@@ -132,7 +143,9 @@ class Station(BaseModel):
         default=None, description="Floor area in square metres where reported"
     )
     opening_hours: str = Field(
-        default="24/7", description="Subset of OSM opening_hours, see docs/stations.md"
+        default="24/7",
+        max_length=MAX_HOURS_CHARS,
+        description="Subset of OSM opening_hours, see docs/stations.md",
     )
     source: Text = Field(description="Where the record comes from (citation)")
     location_accuracy_m: AccuracyM
