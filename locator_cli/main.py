@@ -158,8 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ksub = k.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     kc = ksub.add_parser("create", help="create a key and print it once")
-    kc.add_argument("--artifact", type=Path, required=True, help="artifact directory")
     kc.add_argument("--name", required=True, help="who the key is for (shown in the audit log)")
+    kl = ksub.add_parser("list", help="list the keys (id, name, creation time; never the secrets)")
+    kl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    kr = ksub.add_parser(
+        "revoke",
+        help="revoke a key by its id (the 8 hex digits after lk_); a running server "
+        "refuses it from its next request",
+    )
+    kr.add_argument("key_id", help="key id, or a whole key (lk_<id>_<secret>)")
+    for p in (kc, kl, kr):
+        p.add_argument(
+            "--artifact",
+            type=Path,
+            default=None,
+            help="artifact directory whose api_keys.json to use (default: "
+            "LOCATOR_API_KEYS_FILE, else LOCATOR_ARTIFACT_DIR or artifacts/regional)",
+        )
 
     st = sub.add_parser(
         "stations",
@@ -249,15 +264,45 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from api.auth import KeyStore
+    from api.auth import KeyStore, KeysUnavailableError
 
-    if not args.artifact.is_dir():
-        print(f"locator keys: no artifact directory {args.artifact}", file=sys.stderr)
+    settings = Settings() if args.artifact is None else Settings(artifact_dir=args.artifact)
+    if settings.api_keys_file is None and not settings.artifact_dir.is_dir():
+        print(f"locator keys: no artifact directory {settings.artifact_dir}", file=sys.stderr)
         return 1
-    path = Settings(artifact_dir=args.artifact).keys_path()
-    key = KeyStore(path).create(args.name)
-    print(f"created API key for {args.name!r} in {path}; it is shown only once:", file=sys.stderr)
-    print(key)
+    path = settings.keys_path()
+    store = KeyStore(path)
+    try:
+        if args.keys_command == "create":
+            key = store.create(args.name)
+            print(
+                f"created API key for {args.name!r} in {path}; it is shown only once:",
+                file=sys.stderr,
+            )
+            print(key)
+            return 0
+        if args.keys_command == "list":
+            rows = [r.public() for r in store.records()]
+            if args.json:
+                print(json.dumps({"file": str(path), "keys": rows}, ensure_ascii=False, indent=2))
+            elif not rows:
+                print(f"no API keys in {path}", file=sys.stderr)
+            else:
+                print(f"{'key_id':<10}{'created_at':<27}name")
+                for r in rows:
+                    print(f"{r['key_id']:<10}{r['created_at']:<27}{r['name']}")
+            return 0
+        key_id = args.key_id.strip()
+        if key_id.startswith("lk_"):
+            key_id = key_id.split("_", 2)[1]
+        removed = store.revoke(key_id)
+    except KeysUnavailableError as exc:
+        print(f"locator keys: cannot read the key file: {exc}", file=sys.stderr)
+        return 1
+    if removed is None:
+        print(f"locator keys: no key {key_id!r} in {path}", file=sys.stderr)
+        return 1
+    print(f"revoked API key {removed.key_id} ({removed.name}) in {path}", file=sys.stderr)
     return 0
 
 
