@@ -14,10 +14,14 @@ needs no module-level configuration and can be named by import path.
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
+import re
 from typing import Any
 
 import h11
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.app import create_app
@@ -68,15 +72,52 @@ class HeaderTimeoutProtocol(H11Protocol):
             self.transport.close()
 
 
+#: API keys (``lk_<id>_<secret>``) and key-like query parameters, wherever they appear.
+_SECRET_PARAM = re.compile(r"(?i)((?:api[_-]?key|x-api-key|key|token|secret)=)[^&\s]*")
+_KEY = re.compile(r"\blk_([0-9a-f]{8})_[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with API keys and key-like query values replaced (the key id is kept)."""
+    return _KEY.sub(r"lk_\1_REDACTED", _SECRET_PARAM.sub(r"\1REDACTED", text))
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Access-log filter: a key sent in the query string (which the API refuses) must not
+    end up in the log either."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration plus :class:`RedactSecretsFilter` on access lines."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact_secrets": {"()": RedactSecretsFilter}}
+    config["handlers"]["access"]["filters"] = ["redact_secrets"]
+    return config
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The keyword arguments of ``uvicorn.run``/``uvicorn.Config`` for this service."""
+    """The keyword arguments of ``uvicorn.run``/``uvicorn.Config`` for this service.
+
+    ``X-Forwarded-For``/``-Proto`` are believed only from ``settings.trusted_proxies``
+    (none by default), so a client cannot pick its own address for the rate limit.
+    """
     return {
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
+        "log_config": log_config(),
         "http": HeaderTimeoutProtocol,
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
     }
 
 

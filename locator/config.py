@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Seconds a client may take to send a request body (then 408).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (e.g. 127.0.0.1, 10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For is believed; empty: the socket's peer is the client. JSON "
+        "list in the environment: LOCATOR_TRUSTED_PROXIES='[\"127.0.0.1\"]'.",
+    )
     header_timeout_s: float = Field(
         default=10.0,
         gt=0,

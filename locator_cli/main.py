@@ -257,8 +257,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-
-    report = check_artifact(args.artifact, Settings(artifact_dir=args.artifact))
+    try:
+        report = check_artifact(args.artifact, Settings(artifact_dir=args.artifact))
+    except (LocatorError, ValueError):
+        raise
+    except Exception as exc:
+        log.debug("check failed", exc_info=True)
+        print(
+            f"locator check: cannot load {args.artifact}: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

@@ -24,6 +24,7 @@ import gzip
 import json
 import logging
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -221,7 +222,7 @@ class AdminUnits:
                         geometry=shape(feature["geometry"]),
                     )
                 )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"cannot read administrative units from {path}: {exc}") from exc
         units_index = cls(units, collection.get("metadata"))
         log.info(

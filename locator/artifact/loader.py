@@ -106,7 +106,7 @@ def load_ports(path: Path) -> list[Port]:
         data = json.loads(path.read_text("utf-8"))
         items = data if isinstance(data, list) else data.get("ports", [])
         ports = [Port.model_validate(p) for p in items]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise ArtifactError(f"cannot read {path}: {exc}") from exc
     ids = [p.id for p in ports]
     if len(set(ids)) != len(ids):

@@ -26,6 +26,7 @@ from locator.analysis.nearest import StationIndex
 from locator.analysis.routing import RoutingEngine
 from locator.errors import UNREADABLE, ArtifactError, LocatorError
 from locator.network.core import Network
+from locator.network.graph import read_npz
 from locator.network.snapping import Snap
 from locator.stations.model import Station, StationKind
 
@@ -85,8 +86,7 @@ def save_indexes(path: Path, indexes: Mapping[IndexKey, StationIndex], fingerpri
 def read_fingerprint(path: Path) -> str:
     """The station fingerprint a forests file was computed for."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return str(data["fingerprint"])
+        return str(read_npz(path)["fingerprint"])
     except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc
 
@@ -94,8 +94,7 @@ def read_fingerprint(path: Path) -> str:
 def load_indexes(path: Path, routing: RoutingEngine) -> tuple[str, dict[IndexKey, StationIndex]]:
     """Read :func:`save_indexes` output; returns ``(fingerprint, indexes)``."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = read_npz(path)
         fingerprint = str(arrays.pop("fingerprint"))
         groups: dict[IndexKey, dict[str, npt.NDArray[np.generic]]] = {}
         for key, arr in arrays.items():
@@ -171,8 +170,7 @@ def load_circles(path: Path) -> dict[str, list[Contour]]:
         Unreadable file or another format version.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = read_npz(path)
         version = int(np.asarray(arrays["format_version"]))
     except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc

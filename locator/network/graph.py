@@ -49,6 +49,13 @@ ARRAY_FIELDS = (
 )
 
 
+def read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """Every array of an ``.npz`` file, read at once, the file closed however reading
+    ends (``np.load(path)`` leaves its file open when the zip is damaged)."""
+    with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 @dataclass
 class RoadGraph:
     """A directed road network as flat arrays.
@@ -198,8 +205,7 @@ class RoadGraph:
         """Load a graph saved by :meth:`save`; raise :class:`ArtifactError` if broken."""
         try:
             meta = json.loads((directory / "graph_meta.json").read_text("utf-8"))
-            with np.load(directory / "graph.npz", allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
+            arrays = read_npz(directory / "graph.npz")
         except UNREADABLE as exc:
             raise ArtifactError(f"cannot read graph in {directory}: {exc}") from exc
         if meta.get("format_version") != GRAPH_FORMAT_VERSION:

@@ -1,9 +1,13 @@
-"""The served protocol: a connection whose request headers do not arrive in time is
+"""The served process: a connection whose request headers do not arrive in time is
 closed (slowloris), on a fresh connection and on a kept-alive one; complete requests are
-answered as usual."""
+answered as usual; X-Forwarded-For is believed only from configured proxies; API keys never
+reach the access log."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import logging
 import socket
 import threading
 import time
@@ -13,7 +17,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from api.server import HeaderTimeoutProtocol
+from api.server import HeaderTimeoutProtocol, RedactSecretsFilter, uvicorn_options
+from locator.config import Settings
 
 HEADER_TIMEOUT_S = 0.3
 
@@ -28,19 +33,22 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    headers = [(b"content-length", b"2")]
+    # /client: who the server thinks the client is
+    body = scope["client"][0].encode() if scope["path"] == "/client" else b"ok"
+    headers = [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"ok"})
+    await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-def port() -> Iterator[int]:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        free = s.getsockname()[1]
-    config = uvicorn.Config(
-        _app, host="127.0.0.1", port=free, http=HeaderTimeoutProtocol, log_level="warning"
-    )
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _running(config: uvicorn.Config) -> Iterator[None]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,9 +56,19 @@ def port() -> Iterator[int]:
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
-    yield free
+    yield
     server.should_exit = True
     thread.join(timeout=30)
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    free = _free_port()
+    config = uvicorn.Config(
+        _app, host="127.0.0.1", port=free, http=HeaderTimeoutProtocol, log_level="warning"
+    )
+    with _running(config):
+        yield free
 
 
 def _closed_within(conn: socket.socket, seconds: float) -> bool:
@@ -107,3 +125,45 @@ def test_headers_that_arrive_slowly_but_in_time_are_served(port: int) -> None:
             conn.sendall(piece)
             time.sleep(HEADER_TIMEOUT_S / 10)
         assert _reply(conn).startswith(b"HTTP/1.1 200")
+
+
+def _client_seen(port: int, forwarded_for: str) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    conn.request("GET", "/client", headers={"X-Forwarded-For": forwarded_for})
+    seen = conn.getresponse().read().decode()
+    conn.close()
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"), [([], "127.0.0.1"), (["127.0.0.1"], "203.0.113.9")]
+)
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    trusted: list[str], expected: str
+) -> None:
+    free = _free_port()
+    options = uvicorn_options(Settings(port=free, trusted_proxies=trusted))
+    options.update(log_level="warning", log_config=None)
+    with _running(uvicorn.Config(_app, **options)):
+        assert _client_seen(free, "203.0.113.9") == expected
+
+
+def test_keys_are_redacted_from_access_lines() -> None:
+    key = "lk_3fa2c1d0_" + "s3cr3t" * 7
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/v1/stations?api_key={key}&x-api-key=abc&lang=zh", "1.1", 403),
+        None,
+    )
+    assert RedactSecretsFilter().filter(record)
+    line = record.getMessage()
+    assert "s3cr3t" not in line and "abc" not in line
+    assert "lang=zh" in line and "api_key=REDACTED" in line
+    # a key anywhere in a path keeps only its id
+    record.args = ("127.0.0.1:5000", "GET", f"/v1/{key}", "1.1", 404)
+    RedactSecretsFilter().filter(record)
+    assert "lk_3fa2c1d0_REDACTED" in record.getMessage()

@@ -72,6 +72,35 @@ def test_cli_check_exit_codes(regional, tmp_path, capsys):
     assert "graph.npz" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "manifest.json",
+        "graph.npz",
+        "graph_meta.json",
+        "forests.npz",
+        "circles_truck.npz",
+        "stations.sqlite",
+        "ports.json",
+        "admin_units.geojson.gz",
+    ],
+)
+@pytest.mark.parametrize("damage", ["truncated", "empty"])
+def test_cli_check_names_a_damaged_file_in_one_line(regional, tmp_path, capsys, name, damage):
+    broken = tmp_path / "broken"
+    shutil.copytree(regional, broken)
+    for extra in ("stations.sqlite-wal", "stations.sqlite-shm"):
+        (broken / extra).unlink(missing_ok=True)
+    target = broken / name
+    data = target.read_bytes()
+    target.write_bytes(data[: max(1, len(data) // 3)] if damage == "truncated" else b"")
+    assert main(["check", str(broken)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if " INFO " not in line]
+    assert len(err) == 1, err
+    assert err[0].startswith("locator check: ") and "Traceback" not in err[0]
+    assert name.split(".")[0].split("_")[0] in err[0], err[0]
+
+
 def test_check_detects_tampered_manifest(regional, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(regional, bad)
