@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from api.auth import API_KEY_HEADER, KeyStore
 from api.limits import HeavySlots
-from api.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, TokenBucket
+from api.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
+from api.ratelimit import TokenBucket
 from api.routers import admin, isochrones, nearest, places, planning, stations
 from api.routers.widget import include_widget
 from locator import Locator, Settings, __version__
@@ -46,17 +48,35 @@ class Health(BaseModel):
         description="Manifest summary of the artifact being served",
         examples=[{"network_kind": "regional", "nodes": 21585, "edges": 33707, "stations": 48}],
     )
+    worker: dict[str, int] = Field(
+        description="The answering process (`pid`) and the station edit sequence number "
+        "its answers reflect (`edit_seq`); with several workers each has its own pid",
+        examples=[{"pid": 4242, "edit_seq": 17}],
+    )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; the artifact is loaded when the app starts."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    locator: Locator | None = None,
+    bucket: TokenBucket | None = None,
+) -> FastAPI:
+    """Build the application; the artifact is loaded when the app starts.
+
+    ``locator`` (already open and warmed) and ``bucket`` are given by
+    :func:`api.server.serve` to the workers it forks, which share them copy-on-write and
+    through shared memory; by default the app opens its own.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        app.state.locator = Locator.open(settings.artifact_dir, settings)
-        # lazily built indexes are built now, off the request path
-        threading.Thread(target=app.state.locator.warm, name="warm", daemon=True).start()
+        if locator is not None:
+            app.state.locator = locator
+        else:
+            app.state.locator = Locator.open(settings.artifact_dir, settings)
+            # lazily built indexes are built now, off the request path
+            threading.Thread(target=app.state.locator.warm, name="warm", daemon=True).start()
         # read by api.server's protocol (the header deadline of each connection)
         yield {"header_timeout_s": settings.header_timeout_s}
 
@@ -85,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health(request: Request) -> Health:
         """Liveness plus the manifest summary of the loaded artifact."""
         loc: Locator = request.app.state.locator
-        return Health(status="ok", version=__version__, artifact=loc.summary())
+        worker = {"pid": os.getpid(), "edit_seq": loc.refresh()}
+        return Health(status="ok", version=__version__, artifact=loc.summary(), worker=worker)
 
     for module in (stations, nearest, isochrones, planning, places, admin):
         app.include_router(module.router)
@@ -96,11 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _document_problem_schema(app)
 
-    bucket = (
-        TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
-        if settings.rate_limit_enabled
-        else None
-    )
+    if bucket is None and settings.rate_limit_enabled:
+        bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
+
+from api.ratelimit import TokenBucket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,64 +32,6 @@ _NO_FRAMING = [
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
 ]
-_MAX_CLIENTS = 10_000
-
-
-class TokenBucket:
-    """Token buckets keyed by client.
-
-    Parameters
-    ----------
-    rate_per_s
-        Refill rate (tokens per second).
-    burst
-        Bucket size.
-    clock
-        Monotonic clock in seconds (injectable for tests).
-    """
-
-    def __init__(
-        self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def take(self, client: str) -> tuple[bool, int, int]:
-        """Spend one token of ``client``.
-
-        Returns
-        -------
-        tuple
-            ``(allowed, remaining, seconds)``: ``seconds`` is the time until the bucket
-            is full when allowed, until the next token otherwise.
-        """
-        now = self.clock()
-        tokens, last = self._buckets.get(client, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate_per_s)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-        if len(self._buckets) >= _MAX_CLIENTS and client not in self._buckets:
-            self._prune(now)
-        self._buckets[client] = (tokens, now)
-        if allowed:
-            return True, math.floor(tokens), math.ceil((self.burst - tokens) / self.rate_per_s)
-        return False, 0, max(1, math.ceil((1.0 - tokens) / self.rate_per_s))
-
-    def _prune(self, now: float) -> None:
-        """Forget clients whose bucket has refilled (they are indistinguishable from new)."""
-        full = [
-            c
-            for c, (t, last) in self._buckets.items()
-            if t + (now - last) * self.rate_per_s >= self.burst
-        ]
-        for c in full:
-            del self._buckets[c]
-        if len(self._buckets) >= _MAX_CLIENTS:  # all active: drop the oldest half
-            for c in sorted(self._buckets, key=lambda c: self._buckets[c][1])[: _MAX_CLIENTS // 2]:
-                del self._buckets[c]
 
 
 class ApiHeadersMiddleware:

@@ -83,8 +83,12 @@ ModeQ = Annotated[
 
 
 def get_locator(request: Request) -> Locator:
-    """The loaded artifact."""
+    """The loaded artifact, with every committed station edit applied: writes made by
+    another worker or process on the same store since this one last looked are applied
+    first (:meth:`locator.Locator.refresh`; one cheap read when there are none), so an
+    edit acknowledged by any worker is in the next answer of every worker."""
     loc: Locator = request.app.state.locator
+    loc.refresh()
     return loc
 
 

@@ -9,14 +9,28 @@ in time and size by :class:`api.middleware.BodyLimitMiddleware`.
 
 The timeout is read from the app's lifespan state (``header_timeout_s``), so the class
 needs no module-level configuration and can be named by import path.
+
+``serve(settings, workers=N)`` with N > 1 is a pre-fork server (as gunicorn's ``--preload``):
+the parent opens and warms the artifact once, creates the shared rate-limit table and
+the listening socket, then forks N workers that inherit all three. The graph, indexes
+and circles are shared copy-on-write (read-only numpy buffers stay shared pages), the
+rate limit is one table in shared memory, and each worker applies the store's edit
+sequence before answering (:meth:`locator.Locator.refresh`), so an edit acknowledged by one
+worker is in the next answer of any other. The parent restarts a worker that dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
+import os
 import re
+import signal
+import socket
+import time
+from types import FrameType
 from typing import Any
 
 import h11
@@ -25,7 +39,11 @@ from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.app import create_app
+from api.ratelimit import TokenBucket
+from locator import Locator
 from locator.config import Settings
+
+log = logging.getLogger(__name__)
 
 #: Used until the app's lifespan has said otherwise.
 DEFAULT_HEADER_TIMEOUT_S = 10.0
@@ -121,6 +139,108 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings) -> None:
-    """Serve the API on ``settings`` in this process until interrupted."""
-    uvicorn.run(create_app(settings), **uvicorn_options(settings))
+def serve(settings: Settings, *, workers: int = 1) -> None:
+    """Serve the API on ``settings`` until interrupted: in this process, or (``workers``
+    > 1) in that many forked workers sharing one loaded artifact and one rate limit."""
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **uvicorn_options(settings))
+        return
+    _Prefork(settings, workers).run()
+
+
+class _Prefork:
+    """The parent of ``workers`` forked uvicorn servers on one listening socket."""
+
+    def __init__(self, settings: Settings, workers: int) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.children: dict[int, int] = {}  # pid -> worker slot
+        self.started_at: dict[int, float] = {}
+        self.stopping = False
+
+    def run(self) -> None:
+        s = self.settings
+        # one listening socket per worker on one port (SO_REUSEPORT): the kernel spreads
+        # new connections over the workers; the parent keeps them open, so a restarted
+        # worker takes over its predecessor's queue
+        first = socket.create_server((s.host, s.port), backlog=2048, reuse_port=True)
+        port = first.getsockname()[1]
+        self.sockets = [first] + [
+            socket.create_server((s.host, port), backlog=2048, reuse_port=True)
+            for _ in range(self.workers - 1)
+        ]
+        started = time.perf_counter()
+        self.locator = Locator.open(s.artifact_dir, s)
+        self.locator.warm()  # before forking: the warmed indexes are shared pages
+        self.bucket = (
+            TokenBucket(s.rate_limit_per_s, s.rate_limit_burst) if s.rate_limit_enabled else None
+        )
+        log.info(
+            "loaded %s in %.1f s; forking %d workers on http://%s:%d",
+            s.artifact_dir,
+            time.perf_counter() - started,
+            self.workers,
+            s.host,
+            port,
+        )
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for slot in range(self.workers):
+            self._spawn(slot)
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            slot = self.children.pop(pid, -1)
+            if slot < 0 or self.stopping:
+                continue
+            lived_s = time.monotonic() - self.started_at.pop(pid, 0.0)
+            log.warning(
+                "worker %d (pid %d) exited (%s) after %.0f s; starting another",
+                slot,
+                pid,
+                _exit_reason(status),
+                lived_s,
+            )
+            if lived_s < 5:
+                time.sleep(1.0)  # do not spin on a worker that cannot start
+            self._spawn(slot)
+        for sock in self.sockets:
+            sock.close()
+        log.info("all workers stopped")
+
+    def _spawn(self, slot: int) -> None:
+        self.locator.refresh()  # a new worker starts from the store's current edits
+        pid = os.fork()
+        if pid:
+            self.children[pid] = slot
+            self.started_at[pid] = time.monotonic()
+            return
+        code = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            app = create_app(self.settings, locator=self.locator, bucket=self.bucket)
+            config = uvicorn.Config(app, **uvicorn_options(self.settings))
+            uvicorn.Server(config).run(sockets=[self.sockets[slot]])
+        except BaseException:
+            log.exception("worker %d failed", slot)
+            code = 1
+        finally:
+            os._exit(code)
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("%s: stopping %d workers", signal.Signals(signum).name, len(self.children))
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _exit_reason(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"

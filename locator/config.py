@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Seconds a client may take to send a request body (then 408).",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes of `locator serve` (forked from one loaded artifact).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses or networks (e.g. 127.0.0.1, 10.0.0.0/8) of reverse proxies "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -657,6 +658,19 @@ class Locator:
     def station_versions(self) -> Mapping[str, int]:
         """Every station's store version (read-only), as this process last applied them."""
         return self._state.catalogue.versions
+
+    def refresh(self) -> int:
+        """:meth:`sync` if the store has writes this process has not applied, else
+        nothing (one indexed read of the store's edit sequence: cheap enough for every
+        request). A store that cannot be read right now leaves the answers as they are.
+        Returns the edit sequence number the answers reflect."""
+        current = self._state.catalogue.seq
+        try:
+            latest = self.store.seq()
+        except sqlite3.Error as exc:
+            log.warning("cannot read the station store's sequence (%s); answers may lag", exc)
+            return current
+        return current if latest == current else self.sync()
 
     def sync(self) -> int:
         """Apply the store's committed writes this process has not applied yet (its own,

@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
     s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: LOCATOR_WORKERS or 1). With more than one, the "
+        "artifact is loaded once and the workers are forked from it (shared memory); they "
+        "share the rate limit and apply each other's station edits before answering",
+    )
+    s.add_argument(
         "--build-if-missing",
         action="store_true",
         help="build the default regional artifact first if the directory is absent",
@@ -368,7 +376,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             BuildOptions(out=settings.artifact_dir, force=settings.artifact_dir.exists()),
             settings,
         )
-    serve(settings)
+    workers = settings.workers if args.workers is None else args.workers
+    if workers < 1:
+        print("locator serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    serve(settings, workers=workers)
     return 0
 
 

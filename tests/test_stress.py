@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from stress.http_load import run as http_load
+from stress.serving import serving
 
 from api.auth import KeyStore
 from locator.artifact.manifest import ADMIN_FILE
@@ -63,23 +61,6 @@ def test_locator_survives_concurrent_queries_edits_and_warm_up(
     assert isinstance(counts, dict) and counts["ok"] + counts["locator_error"] == 3 * 16 * 12
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{proc.communicate()[1][-4000:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("server did not listen within 30 s")
-
-
 def test_server_survives_concurrent_load_from_start_up(
     regional_artifact: Path, tmp_path: Path
 ) -> None:
@@ -96,37 +77,12 @@ def test_server_survives_concurrent_load_from_start_up(
             if s.kind.value == "driver_station"
         ]
     for start in range(2):
-        port = _free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-X",
-                "faulthandler",
-                "-m",
-                "locator_cli.main",
-                "serve",
-                "--artifact",
-                str(art),
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "LOCATOR_RATE_LIMIT_ENABLED": "false", "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            _wait_for_port(port, proc)
-            problems, acked = http_load("127.0.0.1", port, key, stations, threads=12, requests=30)
-            assert proc.poll() is None, "the server died under load"
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                _, err = proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
+        with serving(art, env={"LOCATOR_RATE_LIMIT_ENABLED": "false"}) as server:
+            problems, acked = http_load(
+                "127.0.0.1", server.port, key, stations, threads=12, requests=30
+            )
+            assert server.proc.poll() is None, "the server died under load"
+        err = server.stderr
         assert "Fatal Python error" not in err, err[-4000:]
         assert not problems, f"start {start}: {problems[:10]}\n{err[-3000:]}"
         with StationStore(art / "stations.sqlite") as store:

@@ -175,6 +175,7 @@ class StationStore:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._shared: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         if read_only and (self._memory or not Path(self.path).is_file()):
             raise StoreUnavailableError(f"no station store at {self.path} to open read-only")
         if not self._memory and not read_only:
@@ -196,7 +197,17 @@ class StationStore:
     # -- connections ----------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection (one shared, locked connection for ``:memory:``)."""
+        """This thread's connection (one shared, locked connection for ``:memory:``).
+
+        A process forked from the one that opened the store (``locator serve --workers``)
+        never uses the parent's connections (SQLite forbids carrying one across ``fork``):
+        it forgets them, unclosed, and opens its own.
+        """
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._conns = []
+            self._lock = threading.RLock()
         if self._memory:
             if self._shared is None:
                 self._shared = self._open()

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.i18n import FALLBACK, Lang, parse_accept_language, pick, resolve_lang
-from api.middleware import TokenBucket
+from api.ratelimit import TokenBucket
 from locator.config import Settings
 
 
