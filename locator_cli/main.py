@@ -189,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="import or export an artifact's stations (GeoJSON or CSV)",
         description="Import validates every row first and writes nothing unless all rows are "
         "valid (one transaction); every problem is listed with its row, field and reason. "
-        "The server recomputes its nearest-station forests on its next start; a running "
-        "server sees edits made through the API at once.",
+        "A running server applies an import before its next answer (recomputing its "
+        "nearest-station indexes then), as it applies edits made through the API.",
     )
     ssub = st.add_subparsers(dest="stations_command", required=True, metavar="ACTION")
     si = ssub.add_parser(
