@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser build check lint typecheck bench bench-peers clean
+.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ install-browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PKGS); \
 	fi
 
+# The station-store tests run on SQLite and on a private PostgreSQL 15 + PostGIS 3
+# cluster; the replica test puts Debian's nginx in front of two servers.
+SERVICE_PKGS := postgresql-15 postgresql-15-postgis-3 nginx
+install-services:
+	@if [ -x /usr/lib/postgresql/15/bin/initdb ] \
+	    && [ -f /usr/share/postgresql/15/extension/postgis.control ] \
+	    && command -v nginx >/dev/null 2>&1; then :; else \
+	  echo "installing $(SERVICE_PKGS) with apt-get (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(SERVICE_PKGS); \
+	fi
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -37,8 +49,9 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/locator serve --artifact $(ARTIFACT) --host $(HOST) --port $(PORT) --build-if-missing
 
-## test: install with test extras (and Chromium for the widget test), run the whole suite
-test: install-test install-browser
+## test: install with test extras (and Chromium for the widget test, PostgreSQL and nginx
+## for the store and replica tests), run the whole suite
+test: install-test install-browser install-services
 	$(PY) -m pytest
 
 build: install

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Seconds a client may take to send a request body (then 408).",
     )
+    store_url: str | None = Field(
+        default=None,
+        description="Station store shared by several servers: a postgresql:// URL "
+        "(PostGIS; an empty database is seeded from the artifact's stations). Unset: the "
+        "artifact's own stations.sqlite.",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -63,6 +63,7 @@ from locator.errors import (
     RowProblem,
     SnapError,
     StationValidationError,
+    StoreUnavailableError,
 )
 from locator.network.core import Network
 from locator.network.datum import bd09_to_gcj02, gcj02_to_wgs84
@@ -667,7 +668,7 @@ class Locator:
         current = self._state.catalogue.seq
         try:
             latest = self.store.seq()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreUnavailableError) as exc:
             log.warning("cannot read the station store's sequence (%s); answers may lag", exc)
             return current
         return current if latest == current else self.sync()

@@ -46,7 +46,11 @@ lons = st.floats(min_value=97.0, max_value=126.0, allow_nan=False)
 lats = st.floats(min_value=37.0, max_value=53.0, allow_nan=False)
 
 names_st = st.fixed_dictionaries(
-    {"zh": st.text(min_size=1, max_size=8).map(lambda s: "名" + s.strip())},
+    {
+        "zh": st.text(
+            st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=8
+        ).map(lambda s: "名" + s.strip())
+    },
     optional={
         "en": st.text(
             st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12

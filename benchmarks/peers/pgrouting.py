@@ -115,11 +115,16 @@ class PrivatePostgres:
         time.sleep(0.3)
 
     def connect(self) -> Any:
+        return self.connect_to("postgres")
+
+    def connect_to(self, dbname: str) -> Any:
         import psycopg
 
-        return psycopg.connect(
-            host=str(self.sock), user="postgres", dbname="postgres", autocommit=True
-        )
+        return psycopg.connect(host=str(self.sock), user="postgres", dbname=dbname, autocommit=True)
+
+    def url(self, dbname: str) -> str:
+        """A libpq URL of ``dbname`` on this cluster's socket."""
+        return f"postgresql:///{dbname}?host={self.sock}&user=postgres"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -130,6 +135,9 @@ class PrivatePostgres:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc = None
+        log_file = getattr(self, "log", None)
+        if log_file is not None:
+            log_file.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

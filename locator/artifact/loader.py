@@ -115,11 +115,19 @@ def load_ports(path: Path) -> list[Port]:
 
 
 def open_artifact(
-    directory: Path, settings: Settings, *, manifest: dict[str, Any] | None = None
+    directory: Path,
+    settings: Settings,
+    *,
+    manifest: dict[str, Any] | None = None,
+    artifact_store: bool = False,
 ) -> Artifact:
     """Load ``directory``; raise :class:`ArtifactError` if any part is unusable.
 
     ``manifest`` lets the build open its staging directory before the manifest exists.
+    The stations come from ``settings.store_url`` when set (a PostgreSQL store shared by
+    replicas; an empty one is seeded from the artifact's own stations), else from the
+    artifact's ``stations.sqlite``; ``artifact_store=True`` always reads the artifact's own
+    file (the build and ``locator check`` look at the artifact itself).
     """
     started = time.perf_counter()
     if manifest is None:
@@ -129,8 +137,13 @@ def open_artifact(
         AdminUnits.load(directory / ADMIN_FILE) if (directory / ADMIN_FILE).is_file() else None
     )
     engines = Engines.build(graph, regions=regions, ports=load_ports(directory / PORTS_FILE))
+    own = directory / STATIONS_FILE
     try:
-        store = StationStore(directory / STATIONS_FILE)
+        if settings.store_url and not artifact_store:
+            store = StationStore(settings.store_url)
+            _seed(store, own, manifest)
+        else:
+            store = StationStore(own)
         revisions, seq = store.snapshot()
         catalogue = Catalogue.from_revisions(revisions, seq=seq)
     except (sqlite3.DatabaseError, ValueError) as exc:
@@ -140,6 +153,18 @@ def open_artifact(
     art.load_seconds = time.perf_counter() - started
     log.info("loaded artifact %s in %.3f s", directory, art.load_seconds)
     return art
+
+
+def _seed(store: StationStore, own: Path, manifest: dict[str, Any]) -> None:
+    """Give a store that was never written the artifact's stations (the first replica on
+    a new database); a store with any history is left as it is."""
+    if store.seq() or not own.is_file():
+        return
+    with StationStore(own, read_only=True) as source:
+        stations = source.all()
+    what = f"artifact {manifest.get('artifact_id', '?')}"
+    if store.seed(stations, actor="seed", what=what):
+        log.info("seeded the empty station store with %d stations from %s", len(stations), what)
 
 
 def _load_prepared(art: Artifact) -> None:
@@ -198,7 +223,7 @@ def check_artifact(directory: Path, settings: Settings | None = None) -> dict[st
             problems.append(f"{FORESTS_FILE} is missing")
         elif read_fingerprint(forests) != prepared.get("stations_fingerprint"):
             problems.append("forests were computed for another station set")
-    art = open_artifact(directory, settings, manifest=manifest)
+    art = open_artifact(directory, settings, manifest=manifest, artifact_store=True)
     try:
         graph = art.engines.net.graph
         network = manifest.get("network", {})

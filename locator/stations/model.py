@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,11 +38,27 @@ MAX_TEXT_CHARS = 2000
 MAX_NAME_CHARS = 200
 MAX_HOURS_CHARS = 500
 
+_CONTROL = {chr(c) for c in range(32)} - {"\t", "\n", "\r"} | {"\x7f"}
+
+
+def _printable(text: str) -> str:
+    """Free text may hold tabs and line breaks, no other control characters (a NUL
+    cannot even be stored in PostgreSQL)."""
+    bad = sorted({f"U+{ord(ch):04X}" for ch in text if ch in _CONTROL})
+    if bad:
+        raise ValueError(f"control characters are not allowed: {', '.join(bad[:5])}")
+    return text
+
+
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(_printable),
 ]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS),
+    AfterValidator(_printable),
 ]
 Longitude = Annotated[
     float,

@@ -1,21 +1,24 @@
-"""SQLite station store (WAL mode, R-tree bbox index, versions, edit sequence, audit log).
+"""Station store: SQLite (the embedded default) or PostgreSQL/PostGIS, one behaviour.
 
-Tables::
+Tables (the same in both; see :mod:`locator.stations.backends` for the DDL)::
 
-    stations        rid INTEGER PRIMARY KEY, id TEXT UNIQUE, kind, port_id, lon, lat,
-                    name_zh, name_en, services (JSON), record (full Station JSON),
-                    version (``seq`` of the write that last changed the row)
-    stations_rtree  SQLite's built-in rtree module over (lon, lat); kept in sync by
-                    triggers on ``stations``
+    stations        rid, id UNIQUE, kind, port_id, lon, lat, name_zh, name_en,
+                    services (JSON), record (full Station JSON),
+                    version (``seq`` of the write that last changed the row);
+                    spatial index: SQLite's R-tree (triggers) / a PostGIS point + GiST
     audit_log       id, actor, at (UTC ISO 8601), action, station_id, before, after (JSON);
                     ``id`` is the store's edit sequence: every committed write adds exactly
                     one row, in commit order, so "the edits after N" is one query
 
-Concurrency. Every thread reads through its own connection (WAL: a read sees the last
-committed state, never a write in progress). Every write is one ``BEGIN IMMEDIATE``
-transaction that re-reads what it changes, so a read-merge-write (:meth:`patch`) cannot
-lose a concurrent update, in this process or another one on the same file; a write that
-names a version (``if_version``) fails with
+``StationStore("…/stations.sqlite")`` opens a file; ``StationStore("postgresql://…")`` a
+database (``LOCATOR_STORE_URL``).
+
+Concurrency. Every thread reads through its own connection (a read sees the last
+committed state, never a write in progress). Every write is one transaction, writers
+serialised (SQLite ``BEGIN IMMEDIATE``; PostgreSQL an exclusive lock on ``audit_log`` that
+readers do not wait for), that re-reads what it changes, so a read-merge-write
+(:meth:`patch`) cannot lose a concurrent update, in this process or another one on the
+same store; a write that names a version (``if_version``) fails with
 :class:`~locator.errors.PreconditionFailedError` when the station has moved on.
 
 Row parsing and validation live in :mod:`locator.stations.io`. Imports (GeoJSON, CSV)
@@ -34,10 +37,7 @@ import io
 import json
 import logging
 import math
-import os
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +53,13 @@ from locator.errors import (
     StationExistsError,
     StationNotFoundError,
     StationValidationError,
-    StoreUnavailableError,
+)
+from locator.stations.backends import (
+    Backend,
+    Conn,
+    PostgresBackend,
+    SqliteBackend,
+    is_postgres_url,
 )
 from locator.stations.io import (
     BAD_ROW,
@@ -69,54 +75,6 @@ log = logging.getLogger(__name__)
 
 Area: TypeAlias = BaseGeometry | Callable[[float, float], bool]
 ImportMode: TypeAlias = Literal["insert", "upsert", "replace"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS stations (
-    rid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    port_id TEXT,
-    lon REAL NOT NULL,
-    lat REAL NOT NULL,
-    name_zh TEXT,
-    name_en TEXT,
-    services TEXT NOT NULL,
-    record TEXT NOT NULL,
-    version INTEGER NOT NULL DEFAULT 1
-);
-CREATE INDEX IF NOT EXISTS stations_kind ON stations(kind);
-CREATE INDEX IF NOT EXISTS stations_port ON stations(port_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS stations_rtree USING rtree(
-    rid, min_lon, max_lon, min_lat, max_lat
-);
-CREATE TRIGGER IF NOT EXISTS stations_rtree_insert AFTER INSERT ON stations BEGIN
-    INSERT INTO stations_rtree VALUES (new.rid, new.lon, new.lon, new.lat, new.lat);
-END;
-CREATE TRIGGER IF NOT EXISTS stations_rtree_update AFTER UPDATE OF lon, lat ON stations BEGIN
-    UPDATE stations_rtree
-       SET min_lon = new.lon, max_lon = new.lon, min_lat = new.lat, max_lat = new.lat
-     WHERE rid = new.rid;
-END;
-CREATE TRIGGER IF NOT EXISTS stations_rtree_delete AFTER DELETE ON stations BEGIN
-    DELETE FROM stations_rtree WHERE rid = old.rid;
-END;
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY,
-    actor TEXT NOT NULL,
-    at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    station_id TEXT,
-    before TEXT,
-    after TEXT
-);
-"""
-
-
-#: How long a write waits for another writer (another thread or process) to commit.
-BUSY_TIMEOUT_S = 10.0
-
-#: SQLite errors that mean "the store cannot take this write now", not "bad input".
-_UNAVAILABLE = ("readonly", "read-only", "disk is full", "database is locked", "disk i/o")
 
 
 @dataclass(frozen=True)
@@ -150,18 +108,24 @@ class Change:
 
 
 class StationStore:
-    """Stations in one SQLite file.
+    """Stations in one SQLite file or one PostgreSQL database.
 
     Parameters
     ----------
     path
-        Database file (created if missing, owner-only permissions) or ``":memory:"``.
+        Database file (created if missing, owner-only permissions), ``":memory:"``, or a
+        ``postgresql://`` URL (tables and the PostGIS extension created if missing).
     area
         Default service area for validation: a shapely geometry in lon/lat or a callable
         ``(lon, lat) -> bool``; stations outside it are rejected. ``None`` disables the check.
     read_only
         Open an existing store for reads only (a read-only mount, a replica's view):
         every write raises :class:`~locator.errors.StoreUnavailableError`.
+
+    Raises
+    ------
+    StoreUnavailableError
+        A database that cannot be reached or set up; a read-only store that is missing.
     """
 
     def __init__(
@@ -170,121 +134,38 @@ class StationStore:
         self.path = str(path)
         self.area = area
         self.read_only = read_only
-        self._memory = self.path == ":memory:"
-        self._lock = threading.RLock()  # one writer per process at a time (SQLite: per file)
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._shared: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        if read_only and (self._memory or not Path(self.path).is_file()):
-            raise StoreUnavailableError(f"no station store at {self.path} to open read-only")
-        if not self._memory and not read_only:
-            _owner_only(Path(self.path))
-        conn = self._conn()
-        if read_only:
-            return
-        try:
-            if not self._memory:
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(stations)")}
-            if "version" not in columns:  # a store written before versions existed
-                conn.execute("ALTER TABLE stations ADD COLUMN version INTEGER NOT NULL DEFAULT 1")
-        except sqlite3.DatabaseError:
-            self.close()
-            raise
-
-    # -- connections ----------------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        """This thread's connection (one shared, locked connection for ``:memory:``).
-
-        A process forked from the one that opened the store (``locator serve --workers``)
-        never uses the parent's connections (SQLite forbids carrying one across ``fork``):
-        it forgets them, unclosed, and opens its own.
-        """
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._local = threading.local()
-            self._conns = []
-            self._lock = threading.RLock()
-        if self._memory:
-            if self._shared is None:
-                self._shared = self._open()
-            return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._open()
-            self._local.conn = conn
-        return conn
-
-    def _open(self) -> sqlite3.Connection:
-        target, uri = self.path, False
-        if self.read_only:
-            target, uri = Path(self.path).resolve().as_uri() + "?mode=ro", True
-        conn = sqlite3.connect(
-            target,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_S,
-            uri=uri,
+        self._backend: Backend = (
+            PostgresBackend(self.path, read_only=read_only)
+            if is_postgres_url(self.path)
+            else SqliteBackend(self.path, read_only=read_only)
         )
-        with self._lock:
-            self._conns.append(conn)
-        return conn
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reads (autocommit: each statement sees the last commit)."""
-        if self._memory:
-            with self._lock:
-                yield self._conn()
-        else:
-            yield self._conn()
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._backend.kind
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``: the file's write lock is taken
-        before anything is read, so what the transaction reads is what it changes).
+    def _read(self) -> contextlib.AbstractContextManager[Conn]:
+        """A connection for reads (each statement sees the last commit)."""
+        return self._backend.read()
+
+    def _write(self) -> contextlib.AbstractContextManager[Conn]:
+        """One write transaction (writers serialised; see the module docstring).
 
         Raises
         ------
         StoreUnavailableError
-            The file cannot take writes (read-only, full disk, locked too long).
+            The store cannot take writes (read-only, full disk, unreachable, locked too long).
         StationExistsError
             A unique id was violated.
         """
-        with self._lock:
-            conn = self._conn()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise _unavailable(exc) from exc
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
-                    raise StationExistsError(f"a station id is already taken: {exc}") from exc
-                if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not (
-                    isinstance(exc, sqlite3.IntegrityError)
-                ):
-                    raise _unavailable(exc) from exc
-                raise
+        return self._backend.write()
 
     # -- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        with self._lock:
-            conns, self._conns = self._conns, []
-            self._shared = None
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-        self._local = threading.local()
+        self._backend.close()
 
     def __enter__(self) -> StationStore:
         return self
@@ -294,15 +175,14 @@ class StationStore:
 
     @property
     def journal_mode(self) -> str:
-        """SQLite journal mode (``"wal"`` for file databases)."""
-        with self._read() as conn:
-            return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+        """SQLite journal mode (``"wal"`` for file databases; PostgreSQL: ``"wal"``)."""
+        if isinstance(self._backend, SqliteBackend):
+            return self._backend.journal_mode()
+        return "wal"
 
     def table_names(self) -> set[str]:
         """The tables of the database."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            return {str(r[0]) for r in rows}
+        return self._backend.table_names()
 
     # -- reads ----------------------------------------------------------------------
 
@@ -314,7 +194,7 @@ class StationStore:
     def ids(self) -> set[str]:
         """All station ids."""
         with self._read() as conn:
-            return {r[0] for r in conn.execute("SELECT id FROM stations")}
+            return {r[0] for r in conn.execute("SELECT id FROM stations").fetchall()}
 
     def get(self, station_id: str) -> Station:
         """The station with ``station_id``.
@@ -346,13 +226,9 @@ class StationStore:
     def snapshot(self) -> tuple[list[Revision], int]:
         """Every station with its version (ordered by id) and the edit sequence they
         reflect, read as of one commit."""
-        with self._read() as conn:
-            conn.execute("BEGIN")  # one snapshot for both statements
-            try:
-                seq = _seq(conn)
-                rows = conn.execute("SELECT record, version FROM stations ORDER BY id").fetchall()
-            finally:
-                conn.execute("COMMIT")
+        with self._backend.snapshot() as conn:  # one view for both statements
+            seq = _seq(conn)
+            rows = conn.execute("SELECT record, version FROM stations ORDER BY id").fetchall()
         return [Revision(Station.model_validate_json(r[0]), int(r[1]), seq) for r in rows], seq
 
     def seq(self) -> int:
@@ -390,14 +266,7 @@ class StationStore:
             raise InvalidCoordinateError(
                 f"bbox needs min <= max, got lon [{min_lon}, {max_lon}], lat [{min_lat}, {max_lat}]"
             )
-        sql = """
-            SELECT s.record FROM stations_rtree r JOIN stations s ON s.rid = r.rid
-             WHERE r.max_lon >= :min_lon AND r.min_lon <= :max_lon
-               AND r.max_lat >= :min_lat AND r.min_lat <= :max_lat
-               AND s.lon BETWEEN :min_lon AND :max_lon
-               AND s.lat BETWEEN :min_lat AND :max_lat
-             ORDER BY s.id
-        """
+        sql = self._backend.bbox_sql
         params = {"min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
         with self._read() as conn:
             rows = conn.execute(sql, params).fetchall()
@@ -647,6 +516,26 @@ class StationStore:
         log.info("imported %d station(s) from %s (mode=%s)", len(stations), what, mode)
         return len(stations)
 
+    def seed(self, stations: Sequence[Station], *, actor: str, what: str) -> int:
+        """Write ``stations`` if the store was never written (no edit, no station), in one
+        transaction that checks it; return how many were written (0: it had a history).
+        Replicas starting at once on a new database seed it exactly once."""
+        with self._write() as conn:
+            count = int(conn.execute("SELECT count(*) FROM stations").fetchone()[0])
+            if _seq(conn) or count:
+                return 0
+            seq = _audit(
+                conn,
+                actor,
+                "import_seed",
+                None,
+                None,
+                {"source": what, "count": len(stations), "ids": [s.id for s in stations]},
+            )
+            for st in stations:
+                _put(conn, st, version=seq)
+        return len(stations)
+
     # -- exports --------------------------------------------------------------------
 
     def export_geojson(self) -> dict[str, Any]:
@@ -796,7 +685,7 @@ class StationStore:
     # -- internals ------------------------------------------------------------------
 
     @staticmethod
-    def _revision(conn: sqlite3.Connection, station_id: str) -> Revision:
+    def _revision(conn: Conn, station_id: str) -> Revision:
         row = conn.execute(
             "SELECT record, version FROM stations WHERE id = ?", [station_id]
         ).fetchone()
@@ -808,30 +697,12 @@ class StationStore:
 # -- helpers (module level so the API and tests can reuse them) -------------------------
 
 
-def _owner_only(path: Path) -> None:
-    """Create the database file readable by its owner only (it holds the audit log), and
-    tighten an existing one; SQLite gives its -wal and -shm files the same mode."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    with contextlib.suppress(OSError):  # a read-only file system: leave it as it is
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
-
-
-def _unavailable(exc: sqlite3.Error) -> Exception:
-    text = str(exc).lower()
-    if any(m in text for m in _UNAVAILABLE):
-        return StoreUnavailableError(f"the station store cannot take writes: {exc}")
-    return exc
-
-
-def _seq(conn: sqlite3.Connection) -> int:
+def _seq(conn: Conn) -> int:
     return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])
 
 
-def _ids(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT id FROM stations")}
+def _ids(conn: Conn) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT id FROM stations").fetchall()}
 
 
 def _check_version(current: Revision, if_version: int | None) -> None:
@@ -844,7 +715,7 @@ def _check_version(current: Revision, if_version: int | None) -> None:
         )
 
 
-def _put(conn: sqlite3.Connection, st: Station, *, version: int) -> None:
+def _put(conn: Conn, st: Station, *, version: int) -> None:
     """Insert ``st`` or replace the row with its id (the row keeps its rid); ``version``
     is the ``seq`` of the write, so versions only grow and are never reused, even for an
     id deleted and added again."""
@@ -879,7 +750,7 @@ def _put(conn: sqlite3.Connection, st: Station, *, version: int) -> None:
 
 
 def _audit(  # noqa: PLR0917 (private; one audit row's columns)
-    conn: sqlite3.Connection,
+    conn: Conn,
     actor: str,
     action: str,
     station_id: str | None,
@@ -891,7 +762,7 @@ def _audit(  # noqa: PLR0917 (private; one audit row's columns)
         raise ValueError("actor must be a non-empty string")
     cur = conn.execute(
         "INSERT INTO audit_log (actor, at, action, station_id, before, after) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         [
             actor,
             datetime.now(UTC).isoformat(timespec="seconds"),
@@ -901,7 +772,7 @@ def _audit(  # noqa: PLR0917 (private; one audit row's columns)
             None if after is None else json.dumps(after, ensure_ascii=False),
         ],
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
 def _inside(area: Area, stations: list[Station]) -> list[bool]:

@@ -91,6 +91,10 @@ def test_latitude_range_is_90():
         ({"capacity_people": -3}, "capacity_people"),
         ({"name": {"mn": "Манжуур"}}, "name"),
         ({"colour": "red"}, "colour"),
+        ({"name": {"zh": "站\x00一"}}, "name.zh"),
+        ({"notes": "bell\x07"}, "notes"),
+        ({"source": "a" * 2001}, "source"),
+        ({"name": {"en": "n" * 201}}, "name.en"),
     ],
 )
 def test_invalid_fields_are_named(overrides, field):

@@ -36,14 +36,14 @@ def _value(field: str, i: int) -> object:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    p = tmp_path / "stations.sqlite"
-    with StationStore(p) as s:
+def path(store_target: str) -> str:
+    """A store holding two stations, on each backend (a file path or a database URL)."""
+    with StationStore(store_target) as s:
         s.import_rows([rec(1), rec(2)])
-    return p
+    return store_target
 
 
-def test_versions_grow_and_if_match_guards_every_write(path: Path) -> None:
+def test_versions_grow_and_if_match_guards_every_write(path: str) -> None:
     with StationStore(path) as s:
         first = s.get_revision("st-001")
         assert first.version == first.seq == s.seq() == 1  # the import was write 1
@@ -79,7 +79,7 @@ def test_versions_grow_and_if_match_guards_every_write(path: Path) -> None:
         assert [c.seq for c in s.changes_since(3)] == [4, 5]
 
 
-def test_merge_patch_rules(path: Path) -> None:
+def test_merge_patch_rules(path: str) -> None:
     with StationStore(path) as s:
         out = s.patch("st-001", {"name": {"ru": "Станция", "en": None}}, actor="t").station
         assert out.name.ru == "Станция" and out.name.en is None and out.name.zh == "驿站1"
@@ -92,7 +92,7 @@ def test_merge_patch_rules(path: Path) -> None:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-writer"])
-def test_concurrent_patches_of_different_fields_all_survive(path: Path, shared: bool) -> None:
+def test_concurrent_patches_of_different_fields_all_survive(path: str, shared: bool) -> None:
     """Six writers patch six different fields of ONE station 15 times each, at once; with
     a store object per writer they are as separate as processes (own connections, own
     locks). Every acknowledged change must be there at the end."""
@@ -130,7 +130,7 @@ def test_concurrent_patches_of_different_fields_all_survive(path: Path, shared: 
         store.close()
 
 
-def test_concurrent_adds_of_one_id_one_wins_the_rest_conflict(path: Path) -> None:
+def test_concurrent_adds_of_one_id_one_wins_the_rest_conflict(path: str) -> None:
     stores = [StationStore(path) for _ in range(6)]
     barrier = threading.Barrier(len(stores))
     outcome: list[str] = []
@@ -165,7 +165,7 @@ def test_store_file_is_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(loose.stat().st_mode) == 0o600
 
 
-def test_a_store_that_cannot_take_writes_refuses_them_cleanly(path: Path) -> None:
+def test_a_store_that_cannot_take_writes_refuses_them_cleanly(path: str) -> None:
     # opened read-only (a read-only mount): reads work, every write is a clear 503 error
     with StationStore(path, read_only=True) as s:
         assert s.get("st-001").id == "st-001"
@@ -177,9 +177,11 @@ def test_a_store_that_cannot_take_writes_refuses_them_cleanly(path: Path) -> Non
         ):
             with pytest.raises(StoreUnavailableError):
                 write()
+    if not path.endswith(".sqlite"):
+        return
     # a full disk: SQLite may not grow the file (max_page_count = its size now)
     with StationStore(path) as s:
-        conn = s._conn()  # this thread's connection: the limit applies to it
+        conn = s._backend.conn()  # this thread's connection: the limit applies to it
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [rec(100 + i, notes="x" * 900) for i in range(200)]
@@ -187,4 +189,4 @@ def test_a_store_that_cannot_take_writes_refuses_them_cleanly(path: Path) -> Non
             s.import_rows(big)
         assert s.count() == 2  # all-or-nothing
     with pytest.raises(StoreUnavailableError):
-        StationStore(path.parent / "missing.sqlite", read_only=True)
+        StationStore(Path(path).parent / "missing.sqlite", read_only=True)
