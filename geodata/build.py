@@ -365,7 +365,7 @@ def _precompute(tmp: Path, settings: Settings) -> dict[str, Any]:
     indexes (there are none yet); they and the circles are then saved beside the rest.
     """
     started = time.perf_counter()
-    art = open_artifact(tmp, settings, manifest={})
+    art = open_artifact(tmp, settings, manifest={}, artifact_store=True)
     try:
         fingerprint = art.catalogue.fingerprint
         save_indexes(tmp / FORESTS_FILE, art.indexes, fingerprint)
