@@ -66,25 +66,31 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture
+def pg_database(pg_cluster: PrivatePostgres) -> Callable[[], str]:
+    """A factory of fresh PostgreSQL databases (with PostGIS) on the session cluster;
+    each call returns a ``postgresql://`` URL."""
+
+    def make() -> str:
+        name = f"store_{next(_databases)}"
+        with pg_cluster.connect() as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE tmpl_postgis")
+        return pg_cluster.url(name)
+
+    return make
+
+
+@pytest.fixture
 def new_store_target(
     request: pytest.FixtureRequest, tmp_path: Path, store_backend: str
 ) -> Callable[[], str]:
     """A factory of fresh, empty station stores of the backend the test is parametrised
     with (``store_backend``): SQLite files, or PostgreSQL databases of the session
     cluster. Returns what ``StationStore(...)`` takes: a path or a URL."""
-    backend = store_backend
-    files = itertools.count(1)
-    if backend == "sqlite":
+    if store_backend == "sqlite":
+        files = itertools.count(1)
         return lambda: str(tmp_path / f"stations-{next(files)}.sqlite")
-    pg: PrivatePostgres = request.getfixturevalue("pg_cluster")
-
-    def make() -> str:
-        name = f"store_{next(_databases)}"
-        with pg.connect() as conn:
-            conn.execute(f"CREATE DATABASE {name} TEMPLATE tmpl_postgis")
-        return pg.url(name)
-
-    return make
+    factory: Callable[[], str] = request.getfixturevalue("pg_database")
+    return factory
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

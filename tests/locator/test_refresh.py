@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,12 +32,22 @@ def _answers(loc: Locator, points: list[tuple[float, float]]) -> list[object]:
     return out
 
 
+def _settings(art: Path, store_backend: str, new_store_target: Callable[[], str]) -> Settings:
+    """The artifact's own SQLite store, or a new PostgreSQL database seeded from it."""
+    if store_backend == "sqlite":
+        return Settings(artifact_dir=art)
+    return Settings(artifact_dir=art, store_url=new_store_target())
+
+
 def test_refresh_applies_another_writers_edits_like_a_fresh_open(
-    regional_artifact: Path, tmp_path: Path
+    regional_artifact: Path,
+    tmp_path: Path,
+    store_backend: str,
+    new_store_target: Callable[[], str],
 ) -> None:
     art = tmp_path / "art"
     shutil.copytree(regional_artifact, art)
-    settings = Settings(artifact_dir=art)
+    settings = _settings(art, store_backend, new_store_target)
     a = Locator.open(art, settings)
     b = Locator.open(art, settings)
     rng = random.Random(9)
@@ -55,7 +67,7 @@ def test_refresh_applies_another_writers_edits_like_a_fresh_open(
     clone = stations[5].model_copy(update={"id": "refresh-added", "lon": stations[5].lon + 0.01})
     a.add_station(clone, actor="a")
     other = next(s for s in stations if s.id not in (MOVED, victim.id, clone.id))
-    with StationStore(art / "stations.sqlite") as store:
+    with StationStore(settings.store_url or art / "stations.sqlite") as store:
         record = other.model_dump(mode="json", exclude_none=True)
         record["notes"] = "imported by another process"
         store.import_rows([record], mode="upsert", actor="cli")
@@ -74,4 +86,37 @@ def test_refresh_applies_another_writers_edits_like_a_fresh_open(
     with pytest.raises(LocatorError):
         b.station(victim.id)
     for loc in (a, b, fresh):
+        loc.close()
+
+
+def test_replicas_opening_an_empty_database_at_once_seed_it_once(
+    regional_artifact: Path, pg_database: Callable[[], str]
+) -> None:
+    url = pg_database()
+    settings = Settings(artifact_dir=regional_artifact, store_url=url)
+    barrier = threading.Barrier(4)
+    opened: list[Locator] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            barrier.wait()
+            opened.append(Locator.open(regional_artifact, settings))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    with StationStore(regional_artifact / "stations.sqlite", read_only=True) as own:
+        expected = own.all()
+    with StationStore(url) as store:
+        assert store.all() == expected
+        assert [e["action"] for e in store.audit_entries()] == ["import_seed"]
+    for loc in opened:
+        assert {s.id for s in loc.stations()} == {s.id for s in expected}
+        assert not loc._art.recomputed  # same stations: the artifact's indexes are used
         loc.close()
