@@ -59,7 +59,10 @@ class Served:
             conn.request(method, path, body=payload, headers=hdrs)
             r = conn.getresponse()
             raw = r.read()
-            data = json.loads(raw) if raw else None
+            try:
+                data = json.loads(raw) if raw else None
+            except ValueError:
+                data = raw.decode("utf-8", "replace")
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data
         finally:
             conn.close()
