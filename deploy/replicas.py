@@ -87,8 +87,8 @@ http {{
             default_type application/problem+json;
             return 502 '{{"type": "about:blank#upstream_unavailable", "title": "Bad gateway",
 "status": 502, "code": "upstream_unavailable",
-"detail": "no API replica answered this request; it may or may not have been applied:
-read before retrying a write"}}';
+"detail": "no API replica answered; a write may or may not have been applied: read first"
+}}';
         }}
     }}
 }}

@@ -145,7 +145,9 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_edit(
                 with lock:
                     acked[sid] = note
             elif status == 502:  # in flight at the kill: not retried, not acknowledged
-                if headers.get("content-type") != "application/problem+json":
+                if headers.get("content-type") != "application/problem+json" or not (
+                    isinstance(body, dict) and body.get("code") == "upstream_unavailable"
+                ):
                     problems.append(f"PATCH {sid}: 502 without a problem body: {body!r:.200}")
             else:
                 problems.append(f"PATCH {sid}: {status}")
