@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from stress.serving import Served, serving
@@ -39,11 +40,32 @@ def _copy(regional_artifact: Path, tmp_path: Path) -> tuple[Path, dict[str, str]
     return art, {"X-API-Key": key}
 
 
-def test_two_workers_answer_with_each_others_edits(regional_artifact: Path, tmp_path: Path) -> None:
+def _store_env(
+    art: Path, store_backend: str, new_store_target: Callable[[], str]
+) -> dict[str, str]:
+    """The artifact's SQLite file, or a fresh PostgreSQL database (seeded on start)."""
+    if store_backend == "sqlite":
+        return {}
+    return {"LOCATOR_STORE_URL": new_store_target()}
+
+
+def _store(art: Path, env: dict[str, str]) -> StationStore:
+    return StationStore(env.get("LOCATOR_STORE_URL") or art / "stations.sqlite")
+
+
+def test_two_workers_answer_with_each_others_edits(
+    regional_artifact: Path,
+    tmp_path: Path,
+    store_backend: str,
+    new_store_target: Callable[[], str],
+) -> None:
     art, key = _copy(regional_artifact, tmp_path)
     with StationStore(art / "stations.sqlite") as store:
         record = store.get(STATION).model_dump(mode="json", exclude_none=True)
-    env = {"LOCATOR_RATE_LIMIT_ENABLED": "false"}
+    env = {
+        "LOCATOR_RATE_LIMIT_ENABLED": "false",
+        **_store_env(art, store_backend, new_store_target),
+    }
     with serving(art, "--workers", "2", env=env) as server:
         assert len(_pids(server)) == 2, "both workers answer"
         stale: list[str] = []
@@ -96,10 +118,16 @@ def test_the_rate_limit_is_one_limit_across_workers(
 
 
 def test_a_killed_worker_is_replaced_and_loses_no_edit(
-    regional_artifact: Path, tmp_path: Path
+    regional_artifact: Path,
+    tmp_path: Path,
+    store_backend: str,
+    new_store_target: Callable[[], str],
 ) -> None:
     art, key = _copy(regional_artifact, tmp_path)
-    env = {"LOCATOR_RATE_LIMIT_ENABLED": "false"}
+    env = {
+        "LOCATOR_RATE_LIMIT_ENABLED": "false",
+        **_store_env(art, store_backend, new_store_target),
+    }
     with serving(art, "--workers", "2", env=env) as server:
         pids = _pids(server)
         assert len(pids) == 2
@@ -123,6 +151,6 @@ def test_a_killed_worker_is_replaced_and_loses_no_edit(
         for _ in range(8):  # the new worker starts from every acknowledged edit
             _, _, body = server.request("GET", f"/v1/stations/{STATION}")
             assert body["properties"]["notes"] == acked[-1]
-    with StationStore(art / "stations.sqlite") as store:
+    with _store(art, env) as store:
         assert store.get(STATION).notes == acked[-1]
     assert "exited (signal SIGKILL)" in server.stderr
