@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from api.server import HeaderTimeoutProtocol, RedactSecretsFilter, uvicorn_options
+from api.server import HeaderTimeoutProtocol, RedactSecretsFilter, _listener, uvicorn_options
 from locator.config import Settings
 
 HEADER_TIMEOUT_S = 0.3
@@ -167,3 +167,20 @@ def test_keys_are_redacted_from_access_lines() -> None:
     record.args = ("127.0.0.1:5000", "GET", f"/v1/{key}", "1.1", 404)
     RedactSecretsFilter().filter(record)
     assert "lk_3fa2c1d0_REDACTED" in record.getMessage()
+
+
+def test_worker_sockets_say_they_are_tcp_so_nagle_is_off() -> None:
+    """asyncio disables Nagle's algorithm only on sockets with proto IPPROTO_TCP; a
+    listener made by socket.create_server (proto 0) made every kept-alive response of
+    the forked workers wait 40 ms for a delayed ACK."""
+    listener = _listener("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        listener.close()
