@@ -156,6 +156,7 @@ class Backend:
         self._lock = threading.RLock()  # one writer per process at a time
         self._local = threading.local()
         self._conns: list[Any] = []
+        self._inherited: list[Any] = []  # a forked child's copies of its parent's connections
         self._pid = os.getpid()
 
     def _new(self) -> Any:
@@ -164,6 +165,9 @@ class Backend:
     def conn(self) -> Any:
         """This thread's connection (a forked child forgets its parent's, unclosed)."""
         if self._pid != os.getpid():
+            # kept referenced and never closed: closing a copy could end the parent's
+            # session (libpq's PQfinish sends Terminate on the shared socket)
+            self._inherited.extend(self._conns)
             self._pid = os.getpid()
             self._local = threading.local()
             self._conns = []
@@ -328,8 +332,11 @@ class PostgresBackend(Backend):
         self.url = url
         self.read_only = read_only
         if read_only:
-            with self.read() as conn:
-                conn.execute("SELECT 1 FROM stations LIMIT 1")
+            try:
+                with self.read() as conn:
+                    conn.execute("SELECT 1 FROM stations LIMIT 1")
+            except psycopg.Error as exc:
+                raise StoreUnavailableError(f"no station store at this database: {exc}") from exc
             return
         try:  # replicas may start at once: one creates the schema, the others wait
             with self._guarded() as conn, conn.raw.transaction():

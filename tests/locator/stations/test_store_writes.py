@@ -4,6 +4,7 @@ owner-only files, and writes refused cleanly when the file cannot take them."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import stat
@@ -190,3 +191,28 @@ def test_a_store_that_cannot_take_writes_refuses_them_cleanly(path: str) -> None
         assert s.count() == 2  # all-or-nothing
     with pytest.raises(StoreUnavailableError):
         StationStore(Path(path).parent / "missing.sqlite", read_only=True)
+
+
+def test_a_forked_child_uses_its_own_connections_and_leaves_the_parents(path: str) -> None:
+    """``locator serve --workers`` forks after opening the store: the child must open its
+    own connections, and nothing it does (even collecting the copies of the parent's)
+    may break the parent's session."""
+    with StationStore(path) as s:
+        assert s.get("st-001").id == "st-001"  # the parent's connection is open
+        parent_conn = s._backend.conn()
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 0
+            try:
+                if s._backend.conn() is parent_conn:
+                    code = 2  # SQLite and libpq forbid using a connection across fork
+                s.patch("st-001", {"notes": "from the child"}, actor="child")
+                gc.collect()
+            except BaseException:
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # the parent's own connection still works, and sees the child's write
+        assert s.get("st-001").notes == "from the child"
+        assert s.seq() == s.changes_since(0)[-1].seq
