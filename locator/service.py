@@ -103,6 +103,9 @@ class Locator:
         self._art = artifact
         self._engines = artifact.engines
         self._state = StationState.initial(artifact)
+        # the state owns the loaded indexes and circles now: no second reference may keep
+        # them alive after the first edit replaces them (+25 MiB after 10 moves)
+        artifact.indexes, artifact.circles = {}, {}
         self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading

@@ -4,9 +4,11 @@ answers after `refresh()`, exactly as a Locator freshly opened on the store answ
 
 from __future__ import annotations
 
+import gc
 import random
 import shutil
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +122,20 @@ def test_replicas_opening_an_empty_database_at_once_seed_it_once(
         assert {s.id for s in loc.stations()} == {s.id for s in expected}
         assert not loc._art.recomputed  # same stations: the artifact's indexes are used
         loc.close()
+
+
+def test_replaced_indexes_are_freed(regional_artifact: Path, tmp_path: Path) -> None:
+    """A move replaces the nearest-station indexes of the station's kind; nothing may keep
+    the old ones alive (the artifact held a second reference: +25 MiB after ten moves)."""
+    art = tmp_path / "art"
+    shutil.copytree(regional_artifact, art)
+    loc = Locator.open(art, Settings(artifact_dir=art))
+    before = {key: weakref.ref(index) for key, index in loc._state.indexes.items()}
+    station = loc.station(MOVED)
+    loc.patch_station(MOVED, {"lon": station.lon + 0.01}, actor="t")
+    current = {id(index) for index in loc._state.indexes.values()}
+    replaced = [key for key, ref in before.items() if id(ref()) not in current]
+    assert replaced, "a move replaces some index"
+    gc.collect()
+    assert [key for key in replaced if before[key]() is not None] == []
+    loc.close()
