@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from stress.http_load import run as http_load
@@ -62,14 +63,22 @@ def test_locator_survives_concurrent_queries_edits_and_warm_up(
 
 
 def test_server_survives_concurrent_load_from_start_up(
-    regional_artifact: Path, tmp_path: Path
+    regional_artifact: Path,
+    tmp_path: Path,
+    store_backend: str,
+    new_store_target: Callable[[], str],
 ) -> None:
     """A real server (uvicorn, thread pool) hit by 12 clients from the moment it listens
-    (during its warm-up): reads, keyed patches, adds and deletes; 2 starts. No 5xx, no
-    dropped connection, no crash, and every acknowledged patch is in the store."""
+    (during its warm-up): reads, keyed patches, adds and deletes; 2 starts; on the
+    artifact's SQLite store and on a PostgreSQL one. No 5xx, no dropped connection, no
+    crash, and every acknowledged patch is in the store."""
     art = tmp_path / "art"
     shutil.copytree(regional_artifact, art)
     key = KeyStore(Settings(artifact_dir=art).keys_path()).create("stress")
+    env = {"LOCATOR_RATE_LIMIT_ENABLED": "false"}
+    if store_backend == "postgresql":
+        env["LOCATOR_STORE_URL"] = new_store_target()
+    target = env.get("LOCATOR_STORE_URL") or art / "stations.sqlite"
     with StationStore(art / "stations.sqlite") as store:
         stations = [
             {"id": s.id, "lon": s.lon, "lat": s.lat}
@@ -77,7 +86,7 @@ def test_server_survives_concurrent_load_from_start_up(
             if s.kind.value == "driver_station"
         ]
     for start in range(2):
-        with serving(art, env={"LOCATOR_RATE_LIMIT_ENABLED": "false"}) as server:
+        with serving(art, env=env) as server:
             problems, acked = http_load(
                 "127.0.0.1", server.port, key, stations, threads=12, requests=30
             )
@@ -85,6 +94,6 @@ def test_server_survives_concurrent_load_from_start_up(
         err = server.stderr
         assert "Fatal Python error" not in err, err[-4000:]
         assert not problems, f"start {start}: {problems[:10]}\n{err[-3000:]}"
-        with StationStore(art / "stations.sqlite") as store:
+        with StationStore(target) as store:
             for sid, note in acked.items():
                 assert store.get(sid).notes == note
