@@ -337,8 +337,14 @@ def _write_stations(tmp: Path, graph: RoadGraph, opts: BuildOptions) -> dict[str
         source = {"source": None, "sha256": None}
     kinds = Counter(s.kind.value for s in store.all())
     count = store.count()
+    edit_seq = store.seq()  # edits after this one are the operators' (locator check)
     store.close()  # checkpoints the WAL into the database file
-    return {"count": count, "by_kind": dict(sorted(kinds.items())), **source}
+    return {
+        "count": count,
+        "by_kind": dict(sorted(kinds.items())),
+        "edit_seq": edit_seq,
+        **source,
+    }
 
 
 def _copy_static(tmp: Path) -> dict[str, Any]:

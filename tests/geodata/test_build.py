@@ -11,6 +11,7 @@ import pytest
 
 from geodata.build import BuildError, BuildOptions, build
 from geodata.densify import DEFAULT_MAX_SEGMENT_M
+from locator import Locator
 from locator.artifact.loader import check_artifact
 from locator.artifact.manifest import load_manifest
 from locator.config import Settings
@@ -210,3 +211,27 @@ def test_cli_stations_export_import_all_or_nothing(regional, tmp_path, capsys):
     loc = Locator.open(art)
     assert loc.station("cli-new-station").id == "cli-new-station"
     loc.store.close()
+
+
+def test_check_accepts_an_artifact_edited_since_the_build(regional, tmp_path, capsys):
+    """Stations edited through the API are the store's business: `locator check` must
+    not call a served artifact inconsistent (it said "manifest says 41 stations, store
+    has 42"); an untouched store must still match the manifest's count."""
+    art = tmp_path / "edited"
+    shutil.copytree(regional, art)
+    assert load_manifest(art)["stations"]["edit_seq"] >= 1
+    loc = Locator.open(art, Settings(artifact_dir=art))
+    first = loc.stations()[0]
+    loc.add_station(first.model_copy(update={"id": "added-after-build"}), actor="t")
+    loc.close()
+    assert main(["check", str(art)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stations"] == {"count": len(loc.stations()), "edits_since_build": 1}
+    # without edits a changed count is still caught (a store swapped behind the manifest)
+    swapped = tmp_path / "swapped"
+    shutil.copytree(regional, swapped)
+    manifest = json.loads((swapped / "manifest.json").read_text())
+    manifest["stations"]["count"] += 1
+    (swapped / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="stations"):
+        check_artifact(swapped)
