@@ -19,6 +19,7 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 
+from api.problems import PROBLEM_JSON, problem_body
 from api.ratelimit import TokenBucket
 
 Scope = MutableMapping[str, Any]
@@ -78,29 +79,16 @@ class ApiHeadersMiddleware:
 
 
 async def _too_many(send: Send, headers: list[tuple[bytes, bytes]], retry_after: int) -> None:
-    body = json.dumps(
-        {
-            "type": "about:blank#rate_limited",
-            "title": "Too many requests",
-            "status": 429,
-            "code": "rate_limited",
-            "detail": f"rate limit exceeded; retry in {retry_after} s",
-            "retry_after_s": retry_after,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-                *headers,
-            ],
-        }
+    await _problem(
+        send,
+        429,
+        "rate_limited",
+        "Too many requests",
+        f"rate limit exceeded; retry in {retry_after} s",
+        ((b"retry-after", str(retry_after).encode()), *headers),
+        close=False,
+        retry_after_s=retry_after,
     )
-    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -216,20 +204,17 @@ async def _problem(  # noqa: PLR0917  (the fields of a _Refusal, in order)
     title: str,
     detail: str,
     extra: tuple[tuple[bytes, bytes], ...] = (),
+    *,
+    close: bool = True,
+    **fields: Any,
 ) -> None:
-    body = json.dumps(
-        {
-            "type": f"about:blank#{code}",
-            "title": title,
-            "status": status,
-            "code": code,
-            "detail": detail,
-        }
-    ).encode()
+    """Answer with :func:`api.problems.problem_body` before the application runs;
+    ``close`` ends the connection (the request body may not have been read)."""
+    body = json.dumps(problem_body(status, code, title, detail, **fields)).encode()
     headers = [
-        (b"content-type", b"application/problem+json"),
+        (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
+        *([(b"connection", b"close")] if close else []),
         *extra,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -116,10 +116,17 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response. Whatever a client sent and an error quotes back is cut
-    short (:data:`MAX_ECHO_CHARS` per text, :data:`MAX_ECHO_ITEMS` per list), so an error
-    is never larger than a few kB however large the bad input."""
-    body = {
+    """A problem+json response (body: :func:`problem_body`)."""
+    body = problem_body(status, code, title, detail, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The one shape of every error the service answers (RFC 9457 plus ``code``), for the
+    exception handlers and the middleware alike. Whatever a client sent and an error
+    quotes back is cut short (:data:`MAX_ECHO_CHARS` per text, :data:`MAX_ECHO_ITEMS` per
+    list), so an error is never larger than a few kB however large the bad input."""
+    return {
         "type": f"about:blank#{code}",
         "title": title,
         "status": status,
@@ -127,7 +134,6 @@ def problem(
         "detail": _short(detail, 4 * MAX_ECHO_CHARS),
         **{k: _clean(v) for k, v in extra.items()},
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

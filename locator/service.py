@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -671,7 +670,7 @@ class Locator:
         current = self._state.catalogue.seq
         try:
             latest = self.store.seq()
-        except (sqlite3.Error, StoreUnavailableError) as exc:
+        except StoreUnavailableError as exc:
             log.warning("cannot read the station store's sequence (%s); answers may lag", exc)
             return current
         return current if latest == current else self.sync()

@@ -42,7 +42,7 @@ from locator.artifact.prepared import (
     read_fingerprint,
 )
 from locator.config import DEFAULT_MINUTES, Settings
-from locator.errors import ArtifactError, LocatorError
+from locator.errors import ArtifactError, LocatorError, StoreUnavailableError
 from locator.network.core import Network
 from locator.network.graph import RoadGraph
 from locator.stations.catalogue import Catalogue
@@ -138,16 +138,18 @@ def open_artifact(
     )
     engines = Engines.build(graph, regions=regions, ports=load_ports(directory / PORTS_FILE))
     own = directory / STATIONS_FILE
+    shared = bool(settings.store_url) and not artifact_store
     try:
-        if settings.store_url and not artifact_store:
-            store = StationStore(settings.store_url)
+        if shared:
+            store = StationStore(str(settings.store_url))
             _seed(store, own, manifest)
         else:
             store = StationStore(own)
         revisions, seq = store.snapshot()
         catalogue = Catalogue.from_revisions(revisions, seq=seq)
-    except (sqlite3.DatabaseError, ValueError) as exc:
-        raise ArtifactError(f"cannot read {STATIONS_FILE}: {exc}") from exc
+    except (sqlite3.DatabaseError, StoreUnavailableError, ValueError) as exc:
+        where = "the station store (LOCATOR_STORE_URL)" if shared else STATIONS_FILE
+        raise ArtifactError(f"cannot read {where}: {exc}") from exc
     art = Artifact(directory, manifest, settings, engines, store, catalogue, {}, {})
     _load_prepared(art)
     art.load_seconds = time.perf_counter() - started

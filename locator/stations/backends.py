@@ -19,12 +19,14 @@ connection translates it. Connections are per thread and never cross a ``fork``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -146,7 +148,7 @@ def is_postgres_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-class Backend:
+class Backend(abc.ABC):
     """Per-thread connections that never cross ``fork``; subclasses open them."""
 
     kind = "?"
@@ -157,21 +159,24 @@ class Backend:
         self._local = threading.local()
         self._conns: list[Any] = []
         self._inherited: list[Any] = []  # a forked child's copies of its parent's connections
-        self._pid = os.getpid()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _call_if_alive(ref, Backend._forked))
 
+    def _forked(self) -> None:
+        """In a forked child (single-threaded here): forget the parent's connections.
+        They stay referenced and are never closed: closing a copy could end the parent's
+        session (libpq's PQfinish sends Terminate on the shared socket)."""
+        self._inherited.extend(self._conns)
+        self._local = threading.local()
+        self._conns = []
+        self._lock = threading.RLock()
+
+    @abc.abstractmethod
     def _new(self) -> Any:
-        raise NotImplementedError
+        """Open one connection."""
 
     def conn(self) -> Any:
-        """This thread's connection (a forked child forgets its parent's, unclosed)."""
-        if self._pid != os.getpid():
-            # kept referenced and never closed: closing a copy could end the parent's
-            # session (libpq's PQfinish sends Terminate on the shared socket)
-            self._inherited.extend(self._conns)
-            self._pid = os.getpid()
-            self._local = threading.local()
-            self._conns = []
-            self._lock = threading.RLock()
+        """This thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._new()
@@ -198,17 +203,27 @@ class Backend:
                 conn.close()
         self._local = threading.local()
 
+    @abc.abstractmethod
     def read(self) -> contextlib.AbstractContextManager[Conn]:
-        raise NotImplementedError
+        """A connection whose every statement sees the last commit."""
 
+    @abc.abstractmethod
     def snapshot(self) -> contextlib.AbstractContextManager[Conn]:
-        raise NotImplementedError
+        """A connection inside one read transaction."""
 
+    @abc.abstractmethod
     def write(self) -> contextlib.AbstractContextManager[Conn]:
-        raise NotImplementedError
+        """One serialised write transaction."""
 
+    @abc.abstractmethod
     def table_names(self) -> set[str]:
-        raise NotImplementedError
+        """The database's tables."""
+
+
+def _call_if_alive(ref: weakref.ReferenceType[Backend], method: Callable[[Backend], None]) -> None:
+    backend = ref()
+    if backend is not None:
+        method(backend)
 
 
 class SqliteBackend(Backend):
@@ -269,11 +284,14 @@ class SqliteBackend(Backend):
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Conn]:
-        if self.memory:
-            with self._lock:
+        try:
+            if self.memory:
+                with self._lock:
+                    yield self.conn()
+            else:
                 yield self.conn()
-        else:
-            yield self.conn()
+        except sqlite3.OperationalError as exc:  # locked, I/O error: not the caller's fault
+            raise StoreUnavailableError(f"the station store cannot be read now: {exc}") from exc
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Conn]:

@@ -503,16 +503,7 @@ class StationStore:
                     raise StationValidationError(problems, what=what)
             if mode == "replace":
                 conn.execute("DELETE FROM stations")
-            seq = _audit(
-                conn,
-                actor,
-                f"import_{mode}",
-                None,
-                None,
-                {"source": what, "count": len(stations), "ids": [s.id for s in stations]},
-            )
-            for st in stations:
-                _put(conn, st, version=seq)
+            _put_all(conn, stations, actor=actor, action=f"import_{mode}", what=what)
         log.info("imported %d station(s) from %s (mode=%s)", len(stations), what, mode)
         return len(stations)
 
@@ -524,16 +515,7 @@ class StationStore:
             count = int(conn.execute("SELECT count(*) FROM stations").fetchone()[0])
             if _seq(conn) or count:
                 return 0
-            seq = _audit(
-                conn,
-                actor,
-                "import_seed",
-                None,
-                None,
-                {"source": what, "count": len(stations), "ids": [s.id for s in stations]},
-            )
-            for st in stations:
-                _put(conn, st, version=seq)
+            _put_all(conn, stations, actor=actor, action="import_seed", what=what)
         return len(stations)
 
     # -- exports --------------------------------------------------------------------
@@ -747,6 +729,16 @@ def _put(conn: Conn, st: Station, *, version: int) -> None:
                    :version)""",
         values,
     )
+
+
+def _put_all(
+    conn: Conn, stations: Sequence[Station], *, actor: str, action: str, what: str
+) -> None:
+    """Write many stations as one audited write (one edit sequence number for all)."""
+    summary = {"source": what, "count": len(stations), "ids": [s.id for s in stations]}
+    seq = _audit(conn, actor, action, None, None, summary)
+    for st in stations:
+        _put(conn, st, version=seq)
 
 
 def _audit(  # noqa: PLR0917 (private; one audit row's columns)
