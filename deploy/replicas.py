@@ -24,6 +24,7 @@ Requires ``nginx`` (``apt-get install nginx``) and, for ``--private-postgres``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -106,12 +107,9 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float 
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"{url}: the process exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+            if r.status == 200:
+                return
         time.sleep(0.1)
     raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s")
 

@@ -17,20 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stress.serving import ROOT, Served, free_port
+from stress.serving import ROOT, free_port, http_request
 
 from api.auth import KeyStore
 from locator.config import Settings
 from locator.stations import StationStore
 
 STATION = "erl-driver-home-01"
-
-
-class _Url(Served):
-    """:class:`Served`'s request helper on a given port (no process of its own)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
 
 
 @pytest.fixture
@@ -94,21 +87,23 @@ def _port(url: str) -> int:
 def test_an_edit_through_one_replica_is_in_the_next_answer_of_the_other(
     deployment: dict[str, Any],
 ) -> None:
-    a, b = (_Url(_port(r["url"])) for r in deployment["replicas"])
-    front = _Url(deployment["nginx_port"])
+    a, b = (_port(r["url"]) for r in deployment["replicas"])
+    front = deployment["nginx_port"]
     key = deployment["key"]
-    pids = {front.request("GET", "/health")[2]["worker"]["pid"] for _ in range(12)}
+    pids = {http_request(front, "GET", "/health")[2]["worker"]["pid"] for _ in range(12)}
     assert pids == {r["pid"] for r in deployment["replicas"]}  # nginx uses both
     for i in range(10):
         writer, reader = (a, b) if i % 2 == 0 else (b, a)
-        status, _, _ = writer.request("PATCH", f"/v1/stations/{STATION}", {"notes": f"n{i}"}, key)
+        status, _, _ = http_request(
+            writer, "PATCH", f"/v1/stations/{STATION}", {"notes": f"n{i}"}, key
+        )
         assert status == 200
-        status, headers, body = reader.request("GET", f"/v1/stations/{STATION}")
+        status, headers, body = http_request(reader, "GET", f"/v1/stations/{STATION}")
         assert status == 200 and body["properties"]["notes"] == f"n{i}"
         assert headers["etag"].startswith(f'"v{body["properties"]["version"]}')
-    status, _, _ = a.request("DELETE", f"/v1/stations/{STATION}", None, key)
+    status, _, _ = http_request(a, "DELETE", f"/v1/stations/{STATION}", None, key)
     assert status == 200
-    assert b.request("GET", f"/v1/stations/{STATION}")[0] == 404
+    assert http_request(b, "GET", f"/v1/stations/{STATION}")[0] == 404
     with StationStore(deployment["store_url"]) as store:
         assert STATION not in store.ids()
 
@@ -116,7 +111,7 @@ def test_an_edit_through_one_replica_is_in_the_next_answer_of_the_other(
 def test_a_replica_killed_under_load_loses_no_acknowledged_edit(
     deployment: dict[str, Any],
 ) -> None:
-    front = _Url(deployment["nginx_port"])
+    front = deployment["nginx_port"]
     key = deployment["key"]
     victim = deployment["replicas"][0]["pid"]
     acked: dict[str, str] = {}
@@ -135,8 +130,8 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_edit(
                 killed.set()
             note = f"client {k} note {i}"
             try:
-                status, headers, body = front.request(
-                    "PATCH", f"/v1/stations/{sid}", {"notes": note}, key
+                status, headers, body = http_request(
+                    front, "PATCH", f"/v1/stations/{sid}", {"notes": note}, key
                 )
             except OSError as exc:
                 problems.append(f"PATCH {sid}: {exc!r}")
@@ -151,7 +146,7 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_edit(
                     problems.append(f"PATCH {sid}: 502 without a problem body: {body!r:.200}")
             else:
                 problems.append(f"PATCH {sid}: {status}")
-            status, _, _ = front.request("GET", "/v1/nearest?lon=111.97&lat=43.65")
+            status, _, _ = http_request(front, "GET", "/v1/nearest?lon=111.97&lat=43.65")
             if killed.is_set():
                 after_kill.append(status)
             if status != 200:
@@ -169,6 +164,8 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_edit(
         for sid, note in acked.items():
             assert store.get(sid).notes == note
     # the survivor still serves every acknowledged edit
-    survivor = _Url(_port(deployment["replicas"][1]["url"]))
+    survivor = _port(deployment["replicas"][1]["url"])
     for sid, note in acked.items():
-        assert survivor.request("GET", f"/v1/stations/{sid}")[2]["properties"]["notes"] == note
+        assert (
+            http_request(survivor, "GET", f"/v1/stations/{sid}")[2]["properties"]["notes"] == note
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,22 @@ def _key(writer: TestClient) -> dict[str, str]:
     return {"X-API-Key": writer.key}  # type: ignore[attr-defined]
 
 
-def test_a_keyed_write_without_a_key_is_refused_before_its_body_is_read() -> None:
-    reads: list[str] = []
+Receive = Callable[[], Awaitable[dict[str, Any]]]
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:  # never reached
+
+def _refusal(
+    receive: Receive,
+    *,
+    path: str = "/v1/plan/sites",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    max_bytes: int = 10_000,
+    timeout_s: float = 5.0,
+) -> list[dict[str, Any]]:
+    """What :class:`BodyLimitMiddleware` sends for one POST, with an application behind
+    it that must never run (``/v1/stations`` is key-protected)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("the application must not run")
-
-    async def receive() -> dict[str, Any]:
-        reads.append("body")
-        return {"type": "http.request", "body": b"x" * 100, "more_body": True}
 
     sent: list[dict[str, Any]] = []
 
@@ -42,10 +50,25 @@ def test_a_keyed_write_without_a_key_is_refused_before_its_body_is_read() -> Non
         sent.append(message)
 
     mw = BodyLimitMiddleware(
-        app, max_bytes=10_000, timeout_s=5, keyed_prefixes=("/v1/stations",), key_header="X-API-Key"
+        app,
+        max_bytes=max_bytes,
+        timeout_s=timeout_s,
+        keyed_prefixes=("/v1/stations",),
+        key_header="X-API-Key",
     )
-    scope = {"type": "http", "method": "POST", "path": "/v1/stations", "headers": []}
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers or []}
     asyncio.run(mw(scope, receive, send))
+    return sent
+
+
+def test_a_keyed_write_without_a_key_is_refused_before_its_body_is_read() -> None:
+    reads: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append("body")
+        return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+
+    sent = _refusal(receive, path="/v1/stations")
     assert reads == []
     assert sent[0]["status"] == 401
     assert (b"www-authenticate", b'ApiKey header="X-API-Key"') in sent[0]["headers"]
@@ -53,23 +76,11 @@ def test_a_keyed_write_without_a_key_is_refused_before_its_body_is_read() -> Non
 
 
 def test_a_body_that_trickles_answers_408_and_the_app_never_runs() -> None:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        raise AssertionError("the application must not run")
-
     async def receive() -> dict[str, Any]:
         await asyncio.sleep(0.05)  # one byte every 50 ms: far too slow for 0.3 s
         return {"type": "http.request", "body": b"x", "more_body": True}
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    mw = BodyLimitMiddleware(
-        app, max_bytes=10_000, timeout_s=0.3, keyed_prefixes=(), key_header="X-API-Key"
-    )
-    scope = {"type": "http", "method": "POST", "path": "/v1/plan/sites", "headers": []}
-    asyncio.run(mw(scope, receive, send))
+    sent = _refusal(receive, timeout_s=0.3)
     assert sent[0]["status"] == 408
     assert json.loads(sent[1]["body"])["code"] == "request_timeout"
 
@@ -77,24 +88,12 @@ def test_a_body_that_trickles_answers_408_and_the_app_never_runs() -> None:
 def test_a_streamed_body_over_the_limit_stops_being_read() -> None:
     chunks = 0
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        raise AssertionError("the application must not run")
-
     async def receive() -> dict[str, Any]:
         nonlocal chunks
         chunks += 1
         return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    mw = BodyLimitMiddleware(
-        app, max_bytes=5_500, timeout_s=5, keyed_prefixes=(), key_header="X-API-Key"
-    )
-    scope = {"type": "http", "method": "POST", "path": "/v1/plan/sites", "headers": []}
-    asyncio.run(mw(scope, receive, send))
+    sent = _refusal(receive, max_bytes=5_500)
     assert chunks == 6  # the sixth chunk passes 5,500 bytes; nothing after it is read
     assert sent[0]["status"] == 413
 
@@ -168,23 +167,10 @@ def test_heavy_routes_wait_for_a_slot_then_answer_503(writable_artifact: Path) -
 def test_content_length_is_checked_before_the_body_is_read(declared: bytes, status: int) -> None:
     reads: list[str] = []
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        raise AssertionError("the application must not run")
-
     async def receive() -> dict[str, Any]:
         reads.append("body")
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    mw = BodyLimitMiddleware(
-        app, max_bytes=10_000, timeout_s=5, keyed_prefixes=(), key_header="X-API-Key"
-    )
-    headers = [(b"content-length", declared)]
-    scope = {"type": "http", "method": "POST", "path": "/v1/plan/sites", "headers": headers}
-    asyncio.run(mw(scope, receive, send))
+    sent = _refusal(receive, headers=[(b"content-length", declared)])
     assert reads == []
     assert sent[0]["status"] == status

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from stress.serving import free_port
 
 from api.server import HeaderTimeoutProtocol, RedactSecretsFilter, _listener, uvicorn_options
 from locator.config import Settings
@@ -40,13 +41,6 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _running(config: uvicorn.Config) -> Iterator[None]:
     server = uvicorn.Server(config)
@@ -63,7 +57,7 @@ def _running(config: uvicorn.Config) -> Iterator[None]:
 
 @pytest.fixture
 def port() -> Iterator[int]:
-    free = _free_port()
+    free = free_port()
     config = uvicorn.Config(
         _app, host="127.0.0.1", port=free, http=HeaderTimeoutProtocol, log_level="warning"
     )
@@ -141,7 +135,7 @@ def _client_seen(port: int, forwarded_for: str) -> str:
 def test_forwarded_for_is_believed_only_from_trusted_proxies(
     trusted: list[str], expected: str
 ) -> None:
-    free = _free_port()
+    free = free_port()
     options = uvicorn_options(Settings(port=free, trusted_proxies=trusted))
     options.update(log_level="warning", log_config=None)
     with _running(uvicorn.Config(_app, **options)):

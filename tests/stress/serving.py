@@ -36,6 +36,31 @@ def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("server did not listen within 60 s")
 
 
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """One request on a fresh connection (so the kernel may pick any worker): status,
+    lower-cased headers, and the body as JSON (or text when it is not JSON)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        payload = None if body is None else json.dumps(body)
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=payload, headers=hdrs)
+        r = conn.getresponse()
+        raw = r.read()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = raw.decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+    finally:
+        conn.close()
+
+
 class Served:
     """A running server: its port, process and (after it stopped) its stderr."""
 
@@ -51,21 +76,8 @@ class Served:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
-        """One request on a fresh connection (so the kernel may pick any worker)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            payload = None if body is None else json.dumps(body)
-            hdrs = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=payload, headers=hdrs)
-            r = conn.getresponse()
-            raw = r.read()
-            try:
-                data = json.loads(raw) if raw else None
-            except ValueError:
-                data = raw.decode("utf-8", "replace")
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-        finally:
-            conn.close()
+        """:func:`http_request` on this server."""
+        return http_request(self.port, method, path, body, headers)
 
 
 @contextlib.contextmanager
