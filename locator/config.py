@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: station at build time and the default of every circle query.
 DEFAULT_MINUTES: tuple[float, ...] = (5.0, 10.0, 15.0)
 
+#: Default detour limit of trip queries (seconds) and how many stations they return.
+DEFAULT_DETOUR_S = 15 * 60.0
+DEFAULT_TRIP_STATIONS = 20
+
 #: Decimals of a degree in WGS 84 output coordinates (6 decimals: about 0.1 m).
 COORD_DECIMALS = 6
 
@@ -51,6 +55,25 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Travel-time bound (seconds) of every nearest-station query, whichever "
         "path answers it; unset: the whole network (a caller's max_time_s still applies).",
+    )
+    max_detour_min: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Largest detour a trip query accepts (minutes; stations along the way "
+        "and rest plans).",
+    )
+    max_trip_h: float = Field(
+        default=48.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Longest trip (driving hours of the direct route) a trip query accepts; "
+        "also bounds its search.",
+    )
+    max_trip_stations: int = Field(
+        default=100,
+        ge=1,
+        description="Most stations one trip query returns, and most rest-plan candidates.",
     )
     circle_buffer_m_regional: float = Field(
         default=500.0, gt=0, description="Half-width of road-hugging circles, regional network."

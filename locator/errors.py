@@ -63,6 +63,23 @@ class NoRouteError(LocatorError):
     http_status = 404
 
 
+class NoRestPlanError(NoRouteError):
+    """No sequence of stops keeps every driving leg within the rule's limit.
+
+    ``plan`` is the best partial plan (the legs up to the last legal stop, or none) and
+    ``gap`` the stretch of the direct route without a usable station (times from the
+    origin and that piece of the route); ``details`` repeats both as plain values.
+    """
+
+    code = "no_rest_plan"
+    http_status = 422
+
+    def __init__(self, message: str, *, plan: Any = None, gap: Any = None, **details: Any):
+        super().__init__(message, **details)
+        self.plan = plan
+        self.gap = gap
+
+
 class StationNotFoundError(LocatorError, LookupError):
     """An unknown station id."""
 

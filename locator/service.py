@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 from locator.analysis.coverage import (
@@ -34,6 +35,20 @@ from locator.analysis.isochrones import SHAPES, Contour
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
 from locator.analysis.routing import Route
 from locator.analysis.siting import MAX_CANDIDATES, SitingResult, suggest_in_region
+from locator.analysis.trips import (
+    RULES,
+    Candidate,
+    RestPlan,
+    RestRule,
+    Trip,
+    TripSearch,
+    build_plan,
+    leg_matrix,
+    plan_stops,
+    rest_gap,
+    trip_candidates,
+    trip_station,
+)
 from locator.arguments import (
     check_bbox,
     check_choice,
@@ -47,20 +62,24 @@ from locator.arguments import (
     check_minutes,
     check_one_minutes,
     check_point,
+    check_positive,
     check_text,
     format_minutes,
 )
 from locator.artifact.loader import Artifact, open_artifact
 from locator.artifact.manifest import manifest_summary
 from locator.artifact.state import StationState
-from locator.config import DEFAULT_MINUTES, Settings
+from locator.config import DEFAULT_DETOUR_S, DEFAULT_MINUTES, DEFAULT_TRIP_STATIONS, Settings
 from locator.errors import (
     InvalidParameterError,
     LocatorError,
+    NoRestPlanError,
     NoRouteError,
     PortNotFoundError,
+    RequestTooLargeError,
     RowProblem,
     SnapError,
+    StationNotFoundError,
     StationValidationError,
     StoreUnavailableError,
 )
@@ -366,6 +385,282 @@ class Locator:
         else:
             b = self.snap(*check_point(to, name="to"), mode)
         return self._engines.routing.route(mode, a, b)
+
+    # ------------------------------------------------------------------ trips
+    def _trip_end(self, value: object, name: str, mode: str) -> Snap:
+        """A trip's origin or destination: ``(lon, lat)``, a station id or a port id."""
+        if isinstance(value, str):
+            key = check_text(value, name=name, max_length=64)
+            st = self._state.catalogue.find(key)
+            if st is not None:
+                return self.snap(st.lon, st.lat, mode)
+            for p in self._engines.ports:
+                if p.id == key:
+                    return self.snap(p.lon, p.lat, mode)
+            raise StationNotFoundError(
+                f"{name}: no station or port with id {key!r:.70}", station_id=key, parameter=name
+            )
+        return self.snap(*check_point(value, name=name), mode)
+
+    def _check_detour(self, value: object) -> float:
+        limit_s = self.settings.max_detour_min * 60.0
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise InvalidParameterError(
+                f"max_detour_s must be a number of seconds, got {value!r:.40}",
+                parameter="max_detour_s",
+            )
+        if not (math.isfinite(value) and value >= 0):
+            raise InvalidParameterError(
+                f"max_detour_s must be a finite number >= 0, got {value!r:.40}",
+                parameter="max_detour_s",
+            )
+        if value > limit_s:
+            raise RequestTooLargeError(
+                f"max_detour_s must be at most {limit_s:g} s "
+                f"({format_minutes(limit_s)}, service limit)",
+                parameter="max_detour_s",
+                max_detour_s=limit_s,
+            )
+        return float(value)
+
+    def _kinds(self, kind: object) -> list[StationKind]:
+        """``None`` (every kind), one kind, or a sequence of kinds."""
+        if kind is None:
+            return list(StationKind)
+        if isinstance(kind, str | StationKind):
+            return [check_enum(kind, StationKind, name="kind")]
+        kinds = check_enum_list(kind, StationKind, name="kind")
+        return kinds or list(StationKind)
+
+    def _trip_search(
+        self, origin: object, destination: object, mode: str, detour_s: float
+    ) -> TripSearch:
+        a = self._trip_end(origin, "origin", mode)
+        b = self._trip_end(destination, "destination", mode)
+        longest_s = self.settings.max_trip_h * 3600.0
+        trip = TripSearch(self._engines.routing, mode, a, b, bound_s=longest_s + detour_s)
+        if not math.isfinite(trip.direct_s):
+            raise NoRouteError(
+                f"no {mode} route from ({a.lon:.6f}, {a.lat:.6f}) to ({b.lon:.6f}, {b.lat:.6f}) "
+                f"within {format_minutes(longest_s)} (the longest trip served)",
+                mode=mode,
+            )
+        if trip.direct_s > longest_s:
+            raise RequestTooLargeError(
+                f"the trip takes {format_minutes(trip.direct_s)}; trips up to "
+                f"{format_minutes(longest_s)} are served",
+                parameter="destination",
+                max_trip_s=longest_s,
+            )
+        return trip
+
+    def _trip_candidates(
+        self,
+        trip: TripSearch,
+        *,
+        mode: str,
+        kind: object,
+        services: Sequence[Service | str],
+        detour_s: float,
+    ) -> list[Candidate]:
+        kinds = self._kinds(kind)
+        where = StationFilter(services=tuple(check_enum_list(services, Service, name="services")))
+        state = self._state  # one version for the whole query
+        groups = []
+        for kd in kinds:
+            index = state.index(mode, kd)
+            mask = None if where.by_kind_only else state.catalogue.mask(index.ids, where)
+            groups.append((index, mask))
+        return trip_candidates(trip, groups, state.catalogue, max_detour_s=detour_s)
+
+    def along_route(
+        self,
+        origin: tuple[float, float] | str,
+        destination: tuple[float, float] | str,
+        *,
+        mode: str | None = None,
+        kind: StationKind | str | Sequence[StationKind | str] | None = None,
+        services: Sequence[Service | str] = (),
+        depart_at: datetime | None = None,
+        open_on_arrival: bool = False,
+        max_detour_s: float = DEFAULT_DETOUR_S,
+        limit: int = DEFAULT_TRIP_STATIONS,
+        routes: bool | str = False,
+    ) -> Trip:
+        """The stations on the way from ``origin`` to ``destination`` with their detours.
+
+        ``origin``/``destination``: ``(lon, lat)`` (snapped like every query), a station
+        id or a port id. A station's detour is ``t(origin -> station) + t(station ->
+        destination) - t(origin -> destination)``, exact on the network; stations with a
+        detour above ``max_detour_s`` (default 15 min, at most ``Settings.max_detour_min``)
+        are left out. The first ``limit`` by ``reach_s`` (time from the origin) come back.
+
+        ``depart_at``: opening hours are evaluated at the arrival time (departure plus
+        ``reach_s``); ``open_on_arrival=True`` keeps only stations open then.
+        ``routes``: attach ``route_to``/``route_on`` to every station (``True``) or to
+        the one with this id.
+
+        Examples
+        --------
+        >>> hohhot = (111.75, 40.84)
+        >>> trip = loc.along_route("erenhot", hohhot, services=["hot_meals"])  # doctest: +SKIP
+        >>> [(s.station.id, round(s.detour_s / 60)) for s in trip.stations]  # doctest: +SKIP
+
+        Raises
+        ------
+        SnapError, OutsideServiceAreaError, InvalidCoordinateError
+            An end cannot be placed on the network.
+        StationNotFoundError
+            An id that is neither a station nor a port.
+        NoRouteError
+            The destination cannot be reached from the origin.
+        RequestTooLargeError
+            ``max_detour_s``, ``limit`` or the trip's length above the service limits.
+        InvalidParameterError
+            Any other bad argument.
+        """
+        mode = self.check_mode(mode)
+        detour_s = self._check_detour(max_detour_s)
+        limit = check_k(limit, self.settings.max_trip_stations, name="limit")
+        depart = check_instant(depart_at, name="depart_at")
+        if not isinstance(open_on_arrival, bool):
+            raise InvalidParameterError(
+                "open_on_arrival must be True or False", parameter="open_on_arrival"
+            )
+        if open_on_arrival and depart is None:
+            raise InvalidParameterError(
+                "open_on_arrival needs a departure time (depart_at)", parameter="open_on_arrival"
+            )
+        if not isinstance(routes, bool | str):
+            raise InvalidParameterError(
+                "routes must be True, False or a station id", parameter="routes"
+            )
+        trip = self._trip_search(origin, destination, mode, detour_s)
+        cands = self._trip_candidates(
+            trip, mode=mode, kind=kind, services=services, detour_s=detour_s
+        )
+        stations = []
+        for c in cands:
+            rec = trip_station(trip, c, depart_at=depart, routes=False)
+            if open_on_arrival and not rec.open_on_arrival:
+                continue
+            want = routes is True or (isinstance(routes, str) and routes == c.station.id)
+            stations.append(trip_station(trip, c, depart_at=depart, routes=True) if want else rec)
+            if len(stations) == limit:
+                break
+        if isinstance(routes, str) and not any(s.station.id == routes for s in stations):
+            raise InvalidParameterError(
+                f"station {routes!r:.70} is not among the stations along this trip",
+                parameter="routes",
+            )
+        return Trip(trip.direct_route(), stations, depart)
+
+    def _check_rule(
+        self, rule: object, max_drive_s: float | None, min_rest_s: float | None
+    ) -> RestRule:
+        if isinstance(rule, RestRule):
+            base = rule
+        else:
+            base = RULES[check_choice(rule, tuple(RULES), name="rule")]
+        drive = base.max_drive_s
+        if max_drive_s is not None:
+            drive = check_positive(max_drive_s, "max_drive_s")
+        rest = base.min_rest_s
+        if min_rest_s is not None:
+            if (
+                not isinstance(min_rest_s, int | float)
+                or isinstance(min_rest_s, bool)
+                or not (math.isfinite(min_rest_s) and min_rest_s >= 0)
+            ):
+                raise InvalidParameterError(
+                    f"min_rest_s must be a finite number >= 0, got {min_rest_s!r:.40}",
+                    parameter="min_rest_s",
+                )
+            rest = float(min_rest_s)
+        for value, name in ((base.max_drive_s, "max_drive_s"), (base.min_rest_s, "min_rest_s")):
+            if not (math.isfinite(value) and value >= 0):
+                raise InvalidParameterError(f"rule.{name} must be finite and >= 0", parameter=name)
+        if (drive, rest) == (base.max_drive_s, base.min_rest_s):
+            return base
+        return RestRule("custom", drive, rest)
+
+    def rest_plan(
+        self,
+        origin: tuple[float, float] | str,
+        destination: tuple[float, float] | str,
+        *,
+        mode: str | None = None,
+        rule: str | RestRule = "cn",
+        max_drive_s: float | None = None,
+        min_rest_s: float | None = None,
+        kind: StationKind | str | Sequence[StationKind | str] | None = None,
+        services: Sequence[Service | str] = (),
+        depart_at: datetime | None = None,
+        max_detour_s: float = DEFAULT_DETOUR_S,
+    ) -> RestPlan:
+        """The fastest sequence of rest stops that keeps every driving leg within a rule.
+
+        ``rule``: ``"cn"`` (4 h, then 20 min; China), ``"aetr"`` (4 h 30 min, then 45
+        min) or a :class:`~locator.analysis.trips.RestRule`; ``max_drive_s`` /
+        ``min_rest_s`` override its numbers. Stops are stations passing ``kind`` and
+        ``services`` with a detour of at most ``max_detour_s`` (the
+        ``Settings.max_trip_stations`` smallest detours); the plan minimises driving plus
+        rests and is exact over those candidates. A trip within the limit has no stop.
+        With ``depart_at`` every stop says whether it is open on arrival.
+
+        Examples
+        --------
+        >>> plan = loc.rest_plan("manzhouli", "erenhot", rule="cn")  # doctest: +SKIP
+        >>> [(s.station.id, round(s.arrival_s / 3600, 1)) for s in plan.stops]  # doctest: +SKIP
+
+        Raises
+        ------
+        NoRestPlanError
+            No legal plan: ``exc.gap`` is the stretch of the route without a usable
+            station, ``exc.plan`` the legs that can be planned up to it.
+        NoRouteError, SnapError, StationNotFoundError, RequestTooLargeError,
+        InvalidParameterError
+            As :meth:`along_route`.
+        """
+        mode = self.check_mode(mode)
+        detour_s = self._check_detour(max_detour_s)
+        the_rule = self._check_rule(rule, max_drive_s, min_rest_s)
+        depart = check_instant(depart_at, name="depart_at")
+        trip = self._trip_search(origin, destination, mode, detour_s)
+        cands = self._trip_candidates(
+            trip, mode=mode, kind=kind, services=services, detour_s=detour_s
+        )
+        cap = self.settings.max_trip_stations
+        if len(cands) > cap:
+            keep = sorted(cands, key=lambda c: (c.reach_s + c.onward_s, c.station.id))[:cap]
+            cands = sorted(keep, key=lambda c: (c.reach_s, c.station.id))
+        reach = np.array([c.reach_s for c in cands], dtype=np.float64)
+        onward = np.array([c.onward_s for c in cands], dtype=np.float64)
+        legs_s = leg_matrix(
+            trip, [(c.index, c.position) for c in cands], limit_s=the_rule.max_drive_s
+        )
+        plan = plan_stops(reach, onward, legs_s, trip.direct_s, the_rule)
+        legs, stops = build_plan(trip, cands, plan, the_rule, depart_at=depart)
+        if plan.feasible:
+            return RestPlan(the_rule, legs, stops, plan.total_s, trip.direct_s, depart)
+        gap = rest_gap(trip, cands, plan)
+        partial = RestPlan(the_rule, legs, stops, plan.total_s, trip.direct_s, depart)
+        where = "the origin" if gap.after is None else f"station {gap.after}"
+        raise NoRestPlanError(
+            f"no rest plan keeps every leg within {format_minutes(the_rule.max_drive_s)}: "
+            f"after {where} ({format_minutes(gap.from_s)} along the route) the next usable "
+            f"station or the destination is {format_minutes(gap.length_s)} further on",
+            plan=partial,
+            gap=gap,
+            mode=mode,
+            rule=the_rule.name,
+            max_drive_s=the_rule.max_drive_s,
+            gap_from_s=round(gap.from_s, 1),
+            gap_to_s=round(gap.to_s, 1),
+            gap_length_s=round(gap.length_s, 1),
+            after_station_id=gap.after,
+            planned_stops=[s.station.id for s in stops],
+        )
 
     # ------------------------------------------------------------------ circles
     def _check_minutes(self, minutes: Any) -> list[float]:

@@ -180,6 +180,17 @@ class RoutingEngine:
         e = s + self._run_len_l[edge]
         return self.run_vertices[s : bisect.bisect_left(self._run_vf_l, fraction, s, e)]
 
+    def point_at(self, edge: int, fraction: float) -> tuple[float, float]:
+        """The point ``fraction`` (by length) along directed ``edge``, (lon, lat)."""
+        g = self.graph
+        a, b = int(g.geom_offsets[edge]), int(g.geom_offsets[edge + 1])
+        vf = self.geometry.vertex_fraction[a:b]
+        f = min(max(float(fraction), 0.0), 1.0)
+        return (
+            float(np.interp(f, vf, g.geom_lon[a:b])),
+            float(np.interp(f, vf, g.geom_lat[a:b])),
+        )
+
     def _crosses(
         self, vidx: IntArray, start: tuple[float, float], end: tuple[float, float]
     ) -> bool:

@@ -162,6 +162,7 @@ def search(
     *,
     limit_s: float = np.inf,
     trees: bool = False,
+    one_pass: bool = False,
 ) -> SearchResult:
     """One Dijkstra search from many seeds, each with its own initial cost.
 
@@ -175,6 +176,9 @@ def search(
         Nodes beyond this many seconds stay unreached (``inf``).
     trees
         Keep the shortest-path trees (predecessors and seed labels).
+    one_pass
+        Search once from a virtual super-source even with few seeds and a bound (for
+        bounds that cover most of the network, where one search per seed costs more).
     """
     n = csr.n_nodes
     nodes = np.asarray(seed_nodes, dtype=np.int64).reshape(-1)
@@ -182,7 +186,7 @@ def search(
     if nodes.size == 0:
         none = np.full(n, -1, dtype=np.int64)
         return SearchResult(np.full(n, np.inf), none if trees else None, none if trees else None)
-    if nodes.size <= PER_SEED_LIMIT and np.isfinite(limit_s):
+    if nodes.size <= PER_SEED_LIMIT and np.isfinite(limit_s) and not one_pass:
         return _per_seed(csr, nodes, costs, limit_s, trees)
     aug = with_sources(csr.matrix, [(nodes, costs)])
     if not trees:

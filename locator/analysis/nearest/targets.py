@@ -39,8 +39,10 @@ class StationTargets:
 
     Every station has up to two "to" entries (via its edge and via the twin): arrive at
     node ``node[i, j]`` and add ``cost_s[i, j]`` along ``edge[i, j]`` up to fraction
-    ``f1[i, j]``. Unusable entries have node -1 and cost inf. :meth:`replaced` makes the
-    version after an edit; the original is never changed.
+    ``f1[i, j]``; and up to two "from" entries (how a driver leaves it): from the station
+    at fraction ``out_f0[i, j]`` of ``out_edge[i, j]`` to node ``out_node[i, j]`` at
+    ``out_cost_s[i, j]``. Unusable entries have node -1 and cost inf. :meth:`replaced`
+    makes the version after an edit; the original is never changed.
     """
 
     def __init__(self, routing: RoutingEngine, mode: str, snaps: Sequence[Snap | None]) -> None:
@@ -54,6 +56,10 @@ class StationTargets:
         self.cost_s = np.full((n, 2), np.inf)
         self.edge = np.full((n, 2), -1, dtype=np.int64)
         self.f1 = np.zeros((n, 2))
+        self.out_node = np.full((n, 2), -1, dtype=np.int64)
+        self.out_cost_s = np.full((n, 2), np.inf)
+        self.out_edge = np.full((n, 2), -1, dtype=np.int64)
+        self.out_f0 = np.zeros((n, 2))
         self.canon_edge = np.full(n, -1, dtype=np.int64)
         self.canon_fraction = np.zeros(n)
         self.active = np.zeros(n, dtype=bool)
@@ -66,6 +72,10 @@ class StationTargets:
         self.cost_s[i] = np.inf
         self.edge[i] = -1
         self.f1[i] = 0.0
+        self.out_node[i] = -1
+        self.out_cost_s[i] = np.inf
+        self.out_edge[i] = -1
+        self.out_f0[i] = 0.0
         old = int(self.canon_edge[i])
         if old >= 0:
             rest = tuple(j for j in self.by_edge.get(old, ()) if j != i)
@@ -83,6 +93,11 @@ class StationTargets:
             self.cost_s[i, j] = o.cost_s
             self.edge[i, j] = o.edge
             self.f1[i, j] = o.f1
+        for j, o in enumerate(net.entries(s, self.mode, "from")):
+            self.out_node[i, j] = o.node
+            self.out_cost_s[i, j] = o.cost_s
+            self.out_edge[i, j] = o.edge
+            self.out_f0[i, j] = o.f0
         ce, cf = net.geometry.canonical(s.edge, s.fraction)
         self.canon_edge[i] = ce
         self.canon_fraction[i] = cf
@@ -102,6 +117,12 @@ class StationTargets:
         out.cost_s = np.vstack([self.cost_s, [[np.inf, np.inf]]]) if grow else self.cost_s.copy()
         out.edge = np.vstack([self.edge, [[-1, -1]]]) if grow else self.edge.copy()
         out.f1 = np.vstack([self.f1, [[0.0, 0.0]]]) if grow else self.f1.copy()
+        out.out_node = np.vstack([self.out_node, [[-1, -1]]]) if grow else self.out_node.copy()
+        out.out_cost_s = (
+            np.vstack([self.out_cost_s, [[np.inf, np.inf]]]) if grow else self.out_cost_s.copy()
+        )
+        out.out_edge = np.vstack([self.out_edge, [[-1, -1]]]) if grow else self.out_edge.copy()
+        out.out_f0 = np.vstack([self.out_f0, [[0.0, 0.0]]]) if grow else self.out_f0.copy()
         out.canon_edge = np.append(self.canon_edge, -1) if grow else self.canon_edge.copy()
         out.canon_fraction = (
             np.append(self.canon_fraction, 0.0) if grow else (self.canon_fraction.copy())
@@ -120,6 +141,16 @@ class StationTargets:
             int(self.edge[i, j]),
             0.0,
             float(self.f1[i, j]),
+        )
+
+    def leave_option(self, i: int, j: int) -> Option:
+        """Entry ``j`` of station ``i`` (direction "from")."""
+        return Option(
+            int(self.out_node[i, j]),
+            float(self.out_cost_s[i, j]),
+            int(self.out_edge[i, j]),
+            float(self.out_f0[i, j]),
+            1.0,
         )
 
     def end_point(self, i: int) -> tuple[float, float]:
