@@ -640,3 +640,214 @@ class KeyList(BaseModel):
     )
 
     keys: list[KeyInfo]
+
+
+# ---------------------------------------------------------------------- trips
+class TripRouteProperties(RouteProperties):
+    """A route of a trip: the direct route (``role: route``) or, for the station asked for
+    with ``via``, the legs to it and on from it."""
+
+    role: Literal["route", "to_station", "from_station"]
+    station_id: str | None = None
+
+
+class TripRouteFeature(BaseModel):
+    """A trip's route as a LineString feature."""
+
+    type: Literal["Feature"]
+    geometry: Geometry | None
+    properties: TripRouteProperties
+
+
+class TripStationProperties(StationProperties):
+    """A station along the way: its fields plus when it comes and what it costs."""
+
+    role: Literal["station"]
+    rank: int = Field(ge=1, description="Order along the way (by reach_s)")
+    reach_s: float = Field(ge=0, description="Driving time from the origin to the station")
+    detour_s: float = Field(
+        ge=0, description="Time the stop adds: reach_s + onward_s - the direct route's time"
+    )
+    onward_s: float = Field(ge=0, description="Driving time from the station to the destination")
+    position_s: float = Field(
+        ge=0, description="Where along the direct route the stop lies (seconds from the origin)"
+    )
+    arrival_at: str | None = Field(
+        default=None, description="depart_at + reach_s (ISO 8601, China Standard Time)"
+    )
+    open_on_arrival: bool | None = Field(
+        default=None, description="Whether the opening hours include arrival_at"
+    )
+
+
+class TripStationFeature(BaseModel):
+    """A station along the way as a Point feature."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry
+    properties: TripStationProperties
+
+
+class TripQuery(BaseModel):
+    """The trip as used: ends in WGS 84 (on the road), mode, limits, departure."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: list[float] = Field(alias="from", description="Origin on the road [lon, lat]")
+    to: list[float] = Field(description="Destination on the road [lon, lat]")
+    crs: str
+    mode: str
+    max_detour_min: float | None = None
+    depart_at: str | None = None
+
+
+_TRIP_ROUTE = {
+    **_ROUTE_FEATURE,
+    "properties": {**_ROUTE_FEATURE["properties"], "role": "route", "station_id": None},
+}
+_TRIP_STATION = {
+    **_STATION_FEATURE,
+    "properties": {
+        **_STATION_PROPS,
+        "role": "station",
+        "rank": 1,
+        "reach_s": 612.4,
+        "detour_s": 95.0,
+        "onward_s": 21873.2,
+        "position_s": 565.0,
+        "arrival_at": "2026-12-01T22:10:12+08:00",
+        "open_on_arrival": True,
+    },
+}
+_TRIP_QUERY = {
+    "from": [111.95, 43.69],
+    "to": [111.67, 40.82],
+    "crs": "wgs84",
+    "mode": "truck",
+    "max_detour_min": 15.0,
+    "depart_at": "2026-12-01T22:00:00+08:00",
+}
+
+
+class TripStationsCollection(BaseModel):
+    """The direct route (first feature, ``role: route``) and the stations along it by
+    ``reach_s``; with ``via``, that station's two legs last."""
+
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "query": _TRIP_QUERY,
+            "features": [_TRIP_ROUTE, _TRIP_STATION],
+        }
+    )
+
+    type: Literal["FeatureCollection"]
+    query: TripQuery
+    features: list[TripRouteFeature | TripStationFeature]
+
+
+class RestRuleOut(BaseModel):
+    """The driving-time rule a plan keeps."""
+
+    name: str = Field(description="cn, aetr or custom")
+    max_drive_s: float = Field(gt=0)
+    min_rest_s: float = Field(ge=0)
+
+
+class RestPlanSummary(BaseModel):
+    """Totals of a rest plan (seconds)."""
+
+    rule: RestRuleOut
+    total_s: float = Field(ge=0, description="Driving plus rests, departure to arrival")
+    driving_s: float = Field(ge=0)
+    rest_s: float = Field(ge=0)
+    direct_s: float = Field(ge=0, description="Driving time of the direct route, no stops")
+    stops: int = Field(ge=0)
+    depart_at: str | None = None
+    arrive_at: str | None = None
+
+
+class RestLegProperties(RouteProperties):
+    """A driving leg (no longer than the rule's max_drive_s)."""
+
+    role: Literal["leg"]
+    leg: int = Field(ge=1)
+    start_s: float = Field(ge=0, description="When the leg starts (seconds from departure)")
+
+
+class RestLegFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: Geometry | None
+    properties: RestLegProperties
+
+
+class RestStopProperties(StationProperties):
+    """A stop: the station and when the driver is there."""
+
+    role: Literal["stop"]
+    stop: int = Field(ge=1)
+    arrival_s: float = Field(ge=0, description="Seconds from departure")
+    departure_s: float = Field(ge=0)
+    detour_s: float = Field(ge=0)
+    arrival_at: str | None = None
+    departure_at: str | None = None
+    open_on_arrival: bool | None = None
+
+
+class RestStopFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry
+    properties: RestStopProperties
+
+
+class RestPlanCollection(BaseModel):
+    """The legs (LineStrings) and stops (Points) of a rest plan, in travel order."""
+
+    model_config = _examples(
+        {
+            "type": "FeatureCollection",
+            "query": {**_TRIP_QUERY, "to": [119.75, 49.21], "from": [117.376, 49.632]},
+            "plan": {
+                "rule": {"name": "cn", "max_drive_s": 14400.0, "min_rest_s": 1200.0},
+                "total_s": 27172.0,
+                "driving_s": 24772.0,
+                "rest_s": 2400.0,
+                "stops": 2,
+                "direct_s": 24349.4,
+                "depart_at": "2026-12-01T22:00:00+08:00",
+                "arrive_at": "2026-12-02T05:32:52+08:00",
+            },
+            "features": [
+                {
+                    **_ROUTE_FEATURE,
+                    "properties": {
+                        **_ROUTE_FEATURE["properties"],
+                        "role": "leg",
+                        "leg": 1,
+                        "start_s": 0.0,
+                    },
+                },
+                {
+                    **_STATION_FEATURE,
+                    "properties": {
+                        **_STATION_PROPS,
+                        "role": "stop",
+                        "stop": 1,
+                        "arrival_s": 61.2,
+                        "departure_s": 1261.2,
+                        "detour_s": 0.0,
+                        "arrival_at": "2026-12-01T22:01:01+08:00",
+                        "departure_at": "2026-12-01T22:21:01+08:00",
+                        "open_on_arrival": True,
+                    },
+                },
+            ],
+        }
+    )
+
+    type: Literal["FeatureCollection"]
+    query: TripQuery
+    plan: RestPlanSummary
+    features: list[RestLegFeature | RestStopFeature]

@@ -85,6 +85,7 @@ def test_every_error_code_is_documented(client: TestClient) -> None:
         "outside_service_area",
         "no_road_nearby",
         "no_route",
+        "no_rest_plan",
         "request_too_large",
         "station_not_found",
         "port_not_found",

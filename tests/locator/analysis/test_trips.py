@@ -238,7 +238,9 @@ def test_rest_plan_on_a_grid_is_the_brute_force_optimum() -> None:
     times = trip.station_times(index, limit_s=INF)
     legs = leg_matrix(trip, [(index, i) for i in range(len(xs))], limit_s=INF)
     assert np.allclose(times.reach_s, reach_ref) and np.allclose(times.back_s, back_ref)
-    assert np.allclose(np.where(np.isinf(legs), -1, legs), np.where(np.isinf(legs_ref), -1, legs_ref))
+    assert np.allclose(
+        np.where(np.isinf(legs), -1, legs), np.where(np.isinf(legs_ref), -1, legs_ref)
+    )
     for limit in (110.0, 130.0, 160.0, 200.0, 250.0, 400.0, 1000.0):
         rule = RestRule("t", limit, 30.0)
         plan = plan_stops(times.reach_s, times.back_s, legs, trip.direct_s, rule)
