@@ -19,6 +19,7 @@ from locator.analysis.isochrones import Contour
 from locator.analysis.regions import AdminUnit, AdminUnits
 from locator.analysis.routing import Route, Step
 from locator.analysis.siting import SiteSuggestion, SitingResult
+from locator.analysis.trips import RestGap, RestPlan, RestRule, RestStop, Trip, TripStation
 from locator.config import COORD_DECIMALS, DEFAULT_MINUTES, Settings
 from locator.network.projection import METRES_PER_DEGREE
 from locator.network.snapping import Snap
@@ -41,6 +42,10 @@ __all__ = [
     "NearestAnswer",
     "Port",
     "RegionCoverage",
+    "RestGap",
+    "RestPlan",
+    "RestRule",
+    "RestStop",
     "Route",
     "Service",
     "Settings",
@@ -50,6 +55,8 @@ __all__ = [
     "Station",
     "StationKind",
     "Step",
+    "Trip",
+    "TripStation",
     "__version__",
     "errors",
 ]

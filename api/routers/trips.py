@@ -15,8 +15,7 @@ from api.i18n import Lang, language_headers, request_lang
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, point_param
 from api.problems import PROBLEM_JSON, problem_body, problem_responses
 from api.schemas import RestPlanCollection, TripStationsCollection
-from locator import Locator, Route
-from locator.analysis.trips import RestPlan, RestRule, Trip
+from locator import Locator, RestPlan, RestRule, Route, Trip
 from locator.arguments import check_instant, parse_enum_list
 from locator.errors import NoRestPlanError
 from locator.stations import Service, StationKind

@@ -6,7 +6,8 @@ Usage::
 
     benchmarks/.peers-venv312/bin/python benchmarks/peers/osm_worker.py JOB.json OUT.json
 
-JOB keys: engine ("osrm"|"valhalla"), data (OSRM base path / Valhalla config JSON),
+JOB keys: task ("trips" for stations along a trip, see ``_osrm_trips``; default the
+nearest/route/circle run), engine ("osrm"|"valhalla"), data (OSRM base path / Valhalla config JSON),
 points [[lon, lat]], stations [[lon, lat]], n_nearest, route_pairs [[point, station]],
 circle_points [point index], minutes [5, 10, 15], fixed_speed_kph (Valhalla, optional).
 OUT: load time, raw per-call seconds and answers (the harness computes statistics).
@@ -165,11 +166,145 @@ def _valhalla(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _detours(t_os: list[Any], t_sd: list[Any], t_od: Any) -> list[float | None]:
+    if t_od is None:
+        return [None] * len(t_os)
+    return [
+        None if a is None or b is None else float(a) + float(b) - float(t_od)
+        for a, b in zip(t_os, t_sd, strict=True)
+    ]
+
+
+def _osrm_trips(job: dict[str, Any]) -> dict[str, Any]:
+    """Stations along a trip, the peers' way: (a) one Table over origin + stations x
+    destination + stations (CH many-to-many), (b) one Route per leg (o->s, s->d, o->d)."""
+    import osrm
+
+    eng = osrm.OSRM(
+        storage_config=job["data"],
+        algorithm=job.get("algorithm") or "CH",
+        use_shared_memory=False,
+        max_locations_distance_table=100000,
+        max_locations_viaroute=100,
+    )
+    st = [tuple(s) for s in job["stations"]]
+    n = len(st)
+    table_t, table_d, route_t, route_d = [], [], [], []
+    for k, (o, d) in enumerate(job["trips"]):
+        a = time.perf_counter()
+        p = osrm.TableParameters(
+            coordinates=[tuple(o), tuple(d), *st],
+            sources=[0, *range(2, n + 2)],
+            destinations=[1, *range(2, n + 2)],
+        )
+        m = eng.Table(p)["durations"]
+        t_od = m[0][0]
+        t_os = [m[0][1 + j] for j in range(n)]
+        t_sd = [m[1 + j][0] for j in range(n)]
+        table_t.append(time.perf_counter() - a)
+        table_d.append(_detours(t_os, t_sd, t_od))
+        if k >= job["n_route_trips"]:
+            continue
+
+        def leg(x: Any, y: Any) -> float | None:
+            rp = osrm.RouteParameters(coordinates=[tuple(x), tuple(y)], overview="false")
+            try:
+                return float(eng.Route(rp)["routes"][0]["duration"])
+            except RuntimeError:
+                return None
+
+        a = time.perf_counter()
+        t_od = leg(o, d)
+        t_os = [leg(o, s) for s in st]
+        t_sd = [leg(s, d) for s in st]
+        route_t.append(time.perf_counter() - a)
+        route_d.append(_detours(t_os, t_sd, t_od))
+    return {
+        "table_times": table_t,
+        "table_detour_s": table_d,
+        "route_times": route_t,
+        "route_detour_s": route_d,
+    }
+
+
+def _valhalla_trips(job: dict[str, Any]) -> dict[str, Any]:
+    """As :func:`_osrm_trips` with Valhalla's matrix (CostMatrix) and routes."""
+    import valhalla
+
+    with open(job["data"]) as fh:
+        cfg = json.load(fh)
+    _quiet(cfg)
+    big = 100_000_000
+    lim = cfg["service_limits"]
+    for costing in ("auto", "truck"):
+        lim[costing]["max_matrix_distance"] = big
+        lim[costing]["max_matrix_location_pairs"] = big
+        lim[costing]["max_distance"] = big
+    cfg["thor"]["source_to_target_algorithm"] = "costmatrix"
+    actor = valhalla.Actor(cfg)
+    co: dict[str, Any] = {}
+    if job.get("fixed_speed_kph"):
+        co = {"auto": {"fixed_speed": int(job["fixed_speed_kph"])}}
+    st = job["stations"]
+    n = len(st)
+    errors: dict[str, str] = {}
+
+    def loc(p: Any) -> dict[str, float]:
+        return {"lon": p[0], "lat": p[1]}
+
+    table_t, table_d, route_t, route_d = [], [], [], []
+    for k, (o, d) in enumerate(job["trips"]):
+        a = time.perf_counter()
+        q = {
+            "sources": [loc(o), *map(loc, st)],
+            "targets": [loc(d), *map(loc, st)],
+            "costing": "auto",
+            "costing_options": co,
+        }
+        try:
+            m = actor.matrix(q)["sources_to_targets"]
+            t_od = m[0][0].get("time")
+            t_os = [m[0][1 + j].get("time") for j in range(n)]
+            t_sd = [m[1 + j][0].get("time") for j in range(n)]
+        except Exception as exc:
+            errors.setdefault("matrix", str(exc)[:500])
+            t_od, t_os, t_sd = None, [None] * n, [None] * n
+        table_t.append(time.perf_counter() - a)
+        table_d.append(_detours(t_os, t_sd, t_od))
+        if k >= job["n_route_trips"]:
+            continue
+
+        def leg(x: Any, y: Any) -> float | None:
+            q = {"locations": [loc(x), loc(y)], "costing": "auto", "costing_options": co}
+            try:
+                return float(actor.route(q)["trip"]["summary"]["time"])
+            except Exception as exc:
+                errors.setdefault("route", str(exc)[:500])
+                return None
+
+        a = time.perf_counter()
+        t_od = leg(o, d)
+        t_os = [leg(o, s) for s in st]
+        t_sd = [leg(s, d) for s in st]
+        route_t.append(time.perf_counter() - a)
+        route_d.append(_detours(t_os, t_sd, t_od))
+    return {
+        "table_times": table_t,
+        "table_detour_s": table_d,
+        "route_times": route_t,
+        "route_detour_s": route_d,
+        "errors": errors,
+    }
+
+
 def main() -> int:
     job_path, out_path = sys.argv[1], sys.argv[2]
     with open(job_path) as fh:
         job = json.load(fh)
-    res = _osrm(job) if job["engine"] == "osrm" else _valhalla(job)
+    if job.get("task") == "trips":
+        res = _osrm_trips(job) if job["engine"] == "osrm" else _valhalla_trips(job)
+    else:
+        res = _osrm(job) if job["engine"] == "osrm" else _valhalla(job)
     with open(out_path, "w") as fh:
         json.dump(res, fh)
     return 0

@@ -175,7 +175,7 @@ def test_rest_plan_is_legal_and_optimal(loc: Locator) -> None:
     assert plan.direct_s > plan.rule.max_drive_s  # a trip that needs stops
     assert plan.stops
     _check_plan_shape(loc, plan, origin, HAILAR)
-    for leg, stop in zip(plan.legs, plan.stops, strict=False):
+    for stop in plan.stops:
         assert stop.arrival_at is not None
         assert stop.open_on_arrival == stop.station.hours.is_open(stop.arrival_at)
     assert plan.arrive_at == plan.depart_at + timedelta(seconds=plan.total_s)
