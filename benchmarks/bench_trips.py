@@ -9,7 +9,9 @@ On the regional network (truck, 60 km/h on every road, the 41 sample stations), 
 
 - **ours**: ``Locator.along_route`` (every station's exact detour, default 15 min limit)
   and ``Locator.rest_plan`` (China's 4 h / 20 min rule; a trip without a plan is timed
-  too: it answers with the gap), in process;
+  too: it answers with the gap), in process; then again on a copy with ``--dense``
+  extra driver stations on the trips' routes (synthetic positions, timing only), where
+  most trips have a plan and the rest plan works on many candidates;
 - **OSRM 26.10 (CH)** and **Valhalla 3.9.1**, in process through their Python bindings
   (no HTTP), the recipes a user of those engines would write: (a) one many-to-many
   table over origin + stations x destination + stations (OSRM ``Table``, Valhalla
@@ -121,6 +123,37 @@ def ours(loc: Locator, trips: list[Any], repeat: int) -> dict[str, Any]:
     }
 
 
+def dense_copy(artifact: Path, work: Path, n: int, seed: int, trips: list[Any]) -> Locator:
+    """A copy of the artifact with ``n`` extra driver stations at random road nodes near
+    the trips' routes (seeded; synthetic positions on the real network, timing only)."""
+    import shutil
+
+    from locator.stations import Station
+
+    out = work / "dense"
+    shutil.copytree(artifact, out)
+    loc = Locator.open(out)
+    rng = np.random.default_rng(seed)
+    base = loc.stations()[0].model_dump()
+    routes = [loc.route(o, d).coordinates for o, d in trips]
+    for i in range(n):
+        line = routes[i % len(routes)]
+        lon, lat = line[int(rng.integers(0, line.shape[0]))]
+        rec = {
+            **base,
+            "id": f"synthetic-{i:03d}",
+            "lon": float(lon),
+            "lat": float(lat),
+            "kind": "driver_station",
+            "port_id": None,
+            "opening_hours": "24/7",
+            "source": "synthetic (benchmark only)",
+        }
+        loc.add_station(Station.model_validate(rec), actor="bench")
+    loc.warm()
+    return loc
+
+
 def detours(loc: Locator, trips: list[Any]) -> list[dict[str, float]]:
     """Our detour of every station with a detour <= 60 min, per trip (for agreement)."""
     out = []
@@ -226,6 +259,17 @@ def markdown(result: dict[str, Any]) -> str:
                     f"| {name}: {label} | {st['median_ms']:.2f} | {st['p99_ms']:.2f} | "
                     f"{st['median_ms'] / base:.1f}x slower |"
                 )
+    dense = result.get("dense")
+    if dense:
+        lines.append(
+            f"| ours, +{dense['extra_stations']} synthetic stations: `along_route` | "
+            f"{dense['along_route']['median_ms']:.2f} | {dense['along_route']['p99_ms']:.2f} | |"
+        )
+        lines.append(
+            f"| ours, +{dense['extra_stations']} synthetic stations: `rest_plan` "
+            f"({dense['rest_plans_feasible']} of {result['trips']} have a plan) | "
+            f"{dense['rest_plan']['median_ms']:.2f} | {dense['rest_plan']['p99_ms']:.2f} | |"
+        )
     for name, p in result.get("peers", {}).items():
         a = p["agreement_table"]
         lines.append("")
@@ -246,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--route-trips", type=int, default=3, help="trips for the per-leg recipe")
     ap.add_argument("--seed", type=int, default=10)
     ap.add_argument("--engines", default="osrm,valhalla", help="peers ('' for none)")
+    ap.add_argument(
+        "--dense", type=int, default=100, help="also time ours with this many extra stations"
+    )
     ap.add_argument("--out", type=Path, default=common.RESULTS_DIR / "trips.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -265,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         if engines:
             result["peers"] = peers(loc, trips, engines, args.route_trips, work)
         loc.close()
+        if args.dense:
+            log.info("dense: %d extra stations", args.dense)
+            dense = dense_copy(loc.directory, work, args.dense, args.seed, trips)
+            result["dense"] = {"extra_stations": args.dense, **ours(dense, trips, args.repeat)}
+            dense.close()
     result["markdown"] = markdown(result)
     print(result["markdown"])
     args.out.parent.mkdir(parents=True, exist_ok=True)

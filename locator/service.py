@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from shapely.geometry.base import BaseGeometry
@@ -404,14 +404,9 @@ class Locator:
 
     def _check_detour(self, value: object) -> float:
         limit_s = self.settings.max_detour_min * 60.0
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not _is_seconds(value):
             raise InvalidParameterError(
-                f"max_detour_s must be a number of seconds, got {value!r:.40}",
-                parameter="max_detour_s",
-            )
-        if not (math.isfinite(value) and value >= 0):
-            raise InvalidParameterError(
-                f"max_detour_s must be a finite number >= 0, got {value!r:.40}",
+                f"max_detour_s must be a finite number of seconds >= 0, got {value!r:.40}",
                 parameter="max_detour_s",
             )
         if value > limit_s:
@@ -558,31 +553,22 @@ class Locator:
     def _check_rule(
         self, rule: object, max_drive_s: float | None, min_rest_s: float | None
     ) -> RestRule:
+        """A named rule or a :class:`RestRule`, with the overrides applied."""
         if isinstance(rule, RestRule):
             base = rule
         else:
             base = RULES[check_choice(rule, tuple(RULES), name="rule")]
-        drive = base.max_drive_s
-        if max_drive_s is not None:
-            drive = check_positive(max_drive_s, "max_drive_s")
-        rest = base.min_rest_s
-        if min_rest_s is not None:
-            if (
-                not isinstance(min_rest_s, int | float)
-                or isinstance(min_rest_s, bool)
-                or not (math.isfinite(min_rest_s) and min_rest_s >= 0)
-            ):
-                raise InvalidParameterError(
-                    f"min_rest_s must be a finite number >= 0, got {min_rest_s!r:.40}",
-                    parameter="min_rest_s",
-                )
-            rest = float(min_rest_s)
-        for value, name in ((base.max_drive_s, "max_drive_s"), (base.min_rest_s, "min_rest_s")):
-            if not (math.isfinite(value) and value >= 0):
-                raise InvalidParameterError(f"rule.{name} must be finite and >= 0", parameter=name)
+        drive = base.max_drive_s if max_drive_s is None else max_drive_s
+        rest = base.min_rest_s if min_rest_s is None else min_rest_s
+        drive = check_positive(drive, "max_drive_s")
+        if not _is_seconds(rest):
+            raise InvalidParameterError(
+                f"min_rest_s must be a finite number >= 0, got {rest!r:.40}",
+                parameter="min_rest_s",
+            )
         if (drive, rest) == (base.max_drive_s, base.min_rest_s):
             return base
-        return RestRule("custom", drive, rest)
+        return RestRule("custom", drive, float(rest))
 
     def rest_plan(
         self,
@@ -996,6 +982,16 @@ class Locator:
         # an import (or anything else): re-read the whole store, recompute the indexes
         revisions, seq = self.store.snapshot()
         return StationState.reloaded(Catalogue.from_revisions(revisions, seq=seq), engines, snap_m)
+
+
+def _is_seconds(value: object) -> TypeGuard[float]:
+    """A finite real number >= 0 (not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def _check_version_arg(value: object) -> int | None:

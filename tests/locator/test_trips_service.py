@@ -12,6 +12,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nx_reference import close, reference_graph
 
 from locator import Locator
@@ -20,6 +22,7 @@ from locator.config import Settings
 from locator.errors import (
     InvalidCoordinateError,
     InvalidParameterError,
+    LocatorError,
     NoRestPlanError,
     NoRouteError,
     RequestTooLargeError,
@@ -50,23 +53,23 @@ def test_detours_match_networkx_on_the_regional_network(loc: Locator) -> None:
     trip = loc.along_route(origin, dest, max_detour_s=3600.0, limit=100)
     stations = loc.stations()
     o, d = loc.snap(*origin, "truck"), loc.snap(*dest, "truck")
-    snaps = [loc.snap(s.lon, s.lat, "truck") for s in stations]
+    snaps = [loc.snap(x.lon, x.lat, "truck") for x in stations]
     ref = reference_graph(loc.network.graph, "truck", [o, d, *snaps])
     fwd = nx.single_source_dijkstra_path_length(ref, ("p", 0), weight="weight")
     back = nx.single_source_dijkstra_path_length(ref.reverse(copy=False), ("p", 1), weight="weight")
     direct = fwd[("p", 1)]
     assert close(trip.direct_s, direct)
     got = {s.station.id: s for s in trip.stations}
-    for i, st in enumerate(stations):
+    for i, station in enumerate(stations):
         reach = fwd.get(("p", 2 + i), math.inf)
         onward = back.get(("p", 2 + i), math.inf)
         detour = reach + onward - direct
         if detour < 3600.0 - 1e-6:
-            ts = got.pop(st.id)
-            assert close(ts.reach_s, reach) and close(ts.onward_s, onward), st.id
+            ts = got.pop(station.id)
+            assert close(ts.reach_s, reach) and close(ts.onward_s, onward), station.id
             assert ts.detour_s == pytest.approx(detour, abs=1e-6)
         else:
-            assert st.id not in got or detour <= 3600.0 + 1e-6
+            assert station.id not in got or detour <= 3600.0 + 1e-6
     assert not got  # nothing returned that the reference puts beyond the limit
     assert len(trip.stations) >= 10
 
@@ -277,6 +280,14 @@ def test_bad_arguments(loc: Locator) -> None:
         loc.rest_plan(*ok, min_rest_s=-5.0)
     with pytest.raises(InvalidParameterError):
         loc.rest_plan(*ok, rule=RestRule("bad", math.inf, 60.0))
+    with pytest.raises(InvalidParameterError):
+        loc.rest_plan(*ok, rule=RestRule("bad", 0.0, 60.0))
+    with pytest.raises(InvalidParameterError):
+        loc.rest_plan(*ok, rule=RestRule("bad", 3600.0, math.nan))
+    with pytest.raises(InvalidParameterError):
+        loc.rest_plan(*ok, min_rest_s=True)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError):
+        loc.rest_plan(*ok, rule=None)  # type: ignore[arg-type]
 
 
 def test_longest_trip_limit(regional_artifact: Path) -> None:
@@ -288,3 +299,47 @@ def test_longest_trip_limit(regional_artifact: Path) -> None:
         assert short.along_route("manzhouli", "mzl-driver-temp-01").direct_s < 2 * 3600
     finally:
         short.close()
+
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["erenhot", "manzhouli", "hot_meals", "driver_station", "cn", "aetr"]),
+    st.lists(st.floats(-200, 200), max_size=3),
+    st.tuples(st.floats(100, 125), st.floats(38, 53)),
+    st.datetimes(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    args=st.fixed_dictionaries(
+        {},
+        optional={
+            "mode": _ANY,
+            "kind": _ANY,
+            "services": _ANY,
+            "depart_at": _ANY,
+            "max_detour_s": _ANY,
+        },
+    ),
+    origin=_ANY,
+    destination=_ANY,
+    extra=_ANY,
+    plan=st.booleans(),
+)
+def test_any_arguments_get_an_answer_or_a_domain_error(
+    loc: Locator, args: dict, origin: object, destination: object, extra: object, plan: bool
+) -> None:
+    """Whatever the Python caller passes, a trip query answers or raises a
+    :mod:`locator.errors` class (never a TypeError, KeyError, ...)."""
+    try:
+        if plan:
+            loc.rest_plan(origin, destination, max_drive_s=extra, **args)  # type: ignore[arg-type]
+        else:
+            loc.along_route(origin, destination, limit=extra, routes=extra, **args)  # type: ignore[arg-type]
+    except LocatorError:
+        pass
