@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers clean
+.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench: install-test
 ## (~4 min; NETWORKS=regional,helsinki,world ~15 min); installs the peers itself
 bench-peers: install-test
 	$(PY) benchmarks/run_all.py --networks $(or $(NETWORKS),regional,helsinki)
+
+## bench-trips: stations along a trip and rest plans vs OSRM / Valhalla recipes (~4 min)
+bench-trips: install-test
+	$(PY) benchmarks/bench_trips.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -22,9 +22,10 @@ On the regional network (truck, 60 km/h on every road, the 41 sample stations), 
 The peers read a ``.osm.pbf`` written from our graph at our speed (OSRM with
 ``benchmarks/peers/uniform.lua``, Valhalla with ``fixed_speed``), so the travel times
 are comparable; the agreement of detours is reported. Peers run in the Python 3.12 venv
-``benchmarks/.peers-venv312`` (``benchmarks/run_all.py`` creates it); the script fails
-loudly when a requested peer cannot run. Medians over trips x repeats (noisy machine:
-read the ratios).
+``benchmarks/.peers-venv312``, created and filled here when missing (as
+``benchmarks/run_all.py`` does; ``PEERS_PYTHON=/path/to/python3.12`` picks the
+interpreter); the script exits non-zero, saying why, when a requested peer cannot run.
+Medians over trips x repeats (noisy machine: read the ratios).
 """
 
 from __future__ import annotations
@@ -209,6 +210,10 @@ def peers(
     }
     mine = detours(loc, trips)
     out: dict[str, Any] = {}
+    if any(osm_peers.available(eng) for eng in engines):
+        from benchmarks.run_all import setup_peers  # creates the 3.12 venv, installs wheels
+
+        setup_peers(set(engines))
     for eng in engines:
         why = osm_peers.available(eng)
         if why:
