@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -175,44 +176,25 @@ def _detours(t_os: list[Any], t_sd: list[Any], t_od: Any) -> list[float | None]:
     ]
 
 
-def _osrm_trips(job: dict[str, Any]) -> dict[str, Any]:
-    """Stations along a trip, the peers' way: (a) one Table over origin + stations x
-    destination + stations (CH many-to-many), (b) one Route per leg (o->s, s->d, o->d)."""
-    import osrm
+Times = tuple[Any, list[Any], list[Any]]  # t(o, d), t(o, s) per station, t(s, d)
 
-    eng = osrm.OSRM(
-        storage_config=job["data"],
-        algorithm=job.get("algorithm") or "CH",
-        use_shared_memory=False,
-        max_locations_distance_table=100000,
-        max_locations_viaroute=100,
-    )
-    st = [tuple(s) for s in job["stations"]]
-    n = len(st)
+
+def _trip_runs(
+    job: dict[str, Any],
+    table: Callable[[Any, Any], Times],
+    leg: Callable[[Any, Any], float | None],
+) -> dict[str, Any]:
+    """Per trip: (a) the table recipe, (b) for the first ``n_route_trips`` trips one route
+    per leg (o->s, s->d per station, o->d); timed, with the detours they give."""
+    st = job["stations"]
     table_t, table_d, route_t, route_d = [], [], [], []
     for k, (o, d) in enumerate(job["trips"]):
         a = time.perf_counter()
-        p = osrm.TableParameters(
-            coordinates=[tuple(o), tuple(d), *st],
-            sources=[0, *range(2, n + 2)],
-            destinations=[1, *range(2, n + 2)],
-        )
-        m = eng.Table(p)["durations"]
-        t_od = m[0][0]
-        t_os = [m[0][1 + j] for j in range(n)]
-        t_sd = [m[1 + j][0] for j in range(n)]
+        t_od, t_os, t_sd = table(o, d)
         table_t.append(time.perf_counter() - a)
         table_d.append(_detours(t_os, t_sd, t_od))
         if k >= job["n_route_trips"]:
             continue
-
-        def leg(x: Any, y: Any) -> float | None:
-            rp = osrm.RouteParameters(coordinates=[tuple(x), tuple(y)], overview="false")
-            try:
-                return float(eng.Route(rp)["routes"][0]["duration"])
-            except RuntimeError:
-                return None
-
         a = time.perf_counter()
         t_od = leg(o, d)
         t_os = [leg(o, s) for s in st]
@@ -225,6 +207,40 @@ def _osrm_trips(job: dict[str, Any]) -> dict[str, Any]:
         "route_times": route_t,
         "route_detour_s": route_d,
     }
+
+
+def _osrm_trips(job: dict[str, Any]) -> dict[str, Any]:
+    """Stations along a trip, the peers' way: one ``Table`` over origin + stations x
+    destination + stations (CH many-to-many), or one ``Route`` per leg."""
+    import osrm
+
+    eng = osrm.OSRM(
+        storage_config=job["data"],
+        algorithm=job.get("algorithm") or "CH",
+        use_shared_memory=False,
+        max_locations_distance_table=100000,
+        max_locations_viaroute=100,
+    )
+    st = [tuple(s) for s in job["stations"]]
+    n = len(st)
+
+    def table(o: Any, d: Any) -> Times:
+        p = osrm.TableParameters(
+            coordinates=[tuple(o), tuple(d), *st],
+            sources=[0, *range(2, n + 2)],
+            destinations=[1, *range(2, n + 2)],
+        )
+        m = eng.Table(p)["durations"]
+        return m[0][0], [m[0][1 + j] for j in range(n)], [m[1 + j][0] for j in range(n)]
+
+    def leg(x: Any, y: Any) -> float | None:
+        rp = osrm.RouteParameters(coordinates=[tuple(x), tuple(y)], overview="false")
+        try:
+            return float(eng.Route(rp)["routes"][0]["duration"])
+        except RuntimeError:
+            return None
+
+    return _trip_runs(job, table, leg)
 
 
 def _valhalla_trips(job: dict[str, Any]) -> dict[str, Any]:
@@ -252,9 +268,7 @@ def _valhalla_trips(job: dict[str, Any]) -> dict[str, Any]:
     def loc(p: Any) -> dict[str, float]:
         return {"lon": p[0], "lat": p[1]}
 
-    table_t, table_d, route_t, route_d = [], [], [], []
-    for k, (o, d) in enumerate(job["trips"]):
-        a = time.perf_counter()
+    def table(o: Any, d: Any) -> Times:
         q = {
             "sources": [loc(o), *map(loc, st)],
             "targets": [loc(d), *map(loc, st)],
@@ -263,38 +277,24 @@ def _valhalla_trips(job: dict[str, Any]) -> dict[str, Any]:
         }
         try:
             m = actor.matrix(q)["sources_to_targets"]
-            t_od = m[0][0].get("time")
-            t_os = [m[0][1 + j].get("time") for j in range(n)]
-            t_sd = [m[1 + j][0].get("time") for j in range(n)]
-        except Exception as exc:
+        except Exception as exc:  # a failed query is recorded, not fatal
             errors.setdefault("matrix", str(exc)[:500])
-            t_od, t_os, t_sd = None, [None] * n, [None] * n
-        table_t.append(time.perf_counter() - a)
-        table_d.append(_detours(t_os, t_sd, t_od))
-        if k >= job["n_route_trips"]:
-            continue
+            return None, [None] * n, [None] * n
+        return (
+            m[0][0].get("time"),
+            [m[0][1 + j].get("time") for j in range(n)],
+            [m[1 + j][0].get("time") for j in range(n)],
+        )
 
-        def leg(x: Any, y: Any) -> float | None:
-            q = {"locations": [loc(x), loc(y)], "costing": "auto", "costing_options": co}
-            try:
-                return float(actor.route(q)["trip"]["summary"]["time"])
-            except Exception as exc:
-                errors.setdefault("route", str(exc)[:500])
-                return None
+    def leg(x: Any, y: Any) -> float | None:
+        q = {"locations": [loc(x), loc(y)], "costing": "auto", "costing_options": co}
+        try:
+            return float(actor.route(q)["trip"]["summary"]["time"])
+        except Exception as exc:
+            errors.setdefault("route", str(exc)[:500])
+            return None
 
-        a = time.perf_counter()
-        t_od = leg(o, d)
-        t_os = [leg(o, s) for s in st]
-        t_sd = [leg(s, d) for s in st]
-        route_t.append(time.perf_counter() - a)
-        route_d.append(_detours(t_os, t_sd, t_od))
-    return {
-        "table_times": table_t,
-        "table_detour_s": table_d,
-        "route_times": route_t,
-        "route_detour_s": route_d,
-        "errors": errors,
-    }
+    return {**_trip_runs(job, table, leg), "errors": errors}
 
 
 def main() -> int:
