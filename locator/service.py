@@ -434,16 +434,20 @@ class Locator:
         b = self._trip_end(destination, "destination", mode)
         longest_s = self.settings.max_trip_h * 3600.0
         trip = TripSearch(self._engines.routing, mode, a, b, bound_s=longest_s + detour_s)
-        if not math.isfinite(trip.direct_s):
+        if not math.isfinite(trip.direct_s) and trip.exhausted:
             raise NoRouteError(
-                f"no {mode} route from ({a.lon:.6f}, {a.lat:.6f}) to ({b.lon:.6f}, {b.lat:.6f}) "
-                f"within {format_minutes(longest_s)} (the longest trip served)",
+                f"no {mode} route from ({a.lon:.6f}, {a.lat:.6f}) to ({b.lon:.6f}, {b.lat:.6f})",
                 mode=mode,
             )
-        if trip.direct_s > longest_s:
+        if not trip.direct_s <= longest_s:
+            takes = (
+                f"takes {format_minutes(trip.direct_s)}"
+                if math.isfinite(trip.direct_s)
+                else f"takes longer than {format_minutes(longest_s + detour_s)}"
+            )
             raise RequestTooLargeError(
-                f"the trip takes {format_minutes(trip.direct_s)}; trips up to "
-                f"{format_minutes(longest_s)} are served",
+                f"the trip {takes}; trips up to {format_minutes(longest_s)} of driving "
+                "are served (Settings.max_trip_h)",
                 parameter="destination",
                 max_trip_s=longest_s,
             )

@@ -130,6 +130,14 @@ class TripSearch:
             self._mg.reverse, nodes, costs, limit_s=bound_s, trees=True, one_pass=True
         )
         self._back_t = np.append(self.back.time_s, np.inf)  # index -1 -> inf
+        reached = self.back.time_s[np.isfinite(self.back.time_s)]
+        #: the bound did not cut the search: what it did not reach cannot reach the
+        #: destination at all (a node beyond the bound has a neighbour within one edge)
+        self.exhausted = (
+            not math.isfinite(bound_s)
+            or not reached.size
+            or (float(reached.max()) + self._mg.max_edge_time_s < bound_s)
+        )
         self._dest_pos = self._geo.canonical(destination.edge, destination.fraction)
         self.direct_s, self._direct_path = self._to_destination(origin)
         self._forward: dict[float, SearchResult] = {}

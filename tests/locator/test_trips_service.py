@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nx_reference import close, reference_graph
+from scipy.sparse.csgraph import connected_components
 
 from locator import Locator
 from locator.analysis.trips import RestRule
@@ -290,13 +291,24 @@ def test_bad_arguments(loc: Locator) -> None:
         loc.rest_plan(*ok, rule=None)  # type: ignore[arg-type]
 
 
-def test_longest_trip_limit(regional_artifact: Path) -> None:
+def test_longest_trip_limit_and_unreachable_ends(regional_artifact: Path, loc: Locator) -> None:
     short = Locator.open(regional_artifact, Settings(artifact_dir=regional_artifact, max_trip_h=2))
     try:
-        with pytest.raises((RequestTooLargeError, NoRouteError)) as info:
+        # beyond the bound of the search: too long, not "no route"
+        with pytest.raises(RequestTooLargeError, match="trips up to 120 min"):
             short.along_route("erenhot", HOHHOT)
-        assert "longest trip" in info.value.message or "trips up to" in info.value.message
+        with pytest.raises(RequestTooLargeError, match="trips up to 120 min"):
+            short.rest_plan("erenhot", HOHHOT)
         assert short.along_route("manzhouli", "mzl-driver-temp-01").direct_s < 2 * 3600
+        # another component (the network has 23): no route at all, whatever the bound
+        g = loc.network.graph
+        lab = connected_components(loc.network.mode("truck").forward.matrix, connection="strong")[1]
+        counts = np.bincount(lab)
+        other = int(np.flatnonzero(lab == np.argsort(counts)[-2])[0])
+        far = (float(g.node_lon[other]), float(g.node_lat[other]))
+        with pytest.raises(NoRouteError) as info:
+            loc.along_route("erenhot", far)  # the search ran out of road within 48 h
+        assert not isinstance(info.value, RequestTooLargeError)
     finally:
         short.close()
 
