@@ -227,6 +227,12 @@ class NearestProperties(RouteProperties):
     """One station reached, with the route to it."""
 
     rank: int = Field(ge=1)
+    arrival_at: str | None = Field(
+        default=None, description="depart_at + duration_s (ISO 8601), with depart_at"
+    )
+    open_on_arrival: bool | None = Field(
+        default=None, description="Whether the opening hours include arrival_at"
+    )
     station: StationFeature
 
 

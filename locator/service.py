@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -32,6 +32,7 @@ from locator.analysis.coverage import (
     demand_points,
 )
 from locator.analysis.isochrones import SHAPES, Contour
+from locator.analysis.nearest.targets import Accept
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
 from locator.analysis.routing import Route
 from locator.analysis.siting import MAX_CANDIDATES, SitingResult, suggest_in_region
@@ -99,12 +100,18 @@ DATUMS = ("wgs84", "gcj02", "bd09")
 
 @dataclass(frozen=True)
 class NearestAnswer:
-    """One station reached from a query point."""
+    """One station reached from a query point.
+
+    With a departure time, ``arrival_at`` is departure + ``duration_s`` and
+    ``open_on_arrival`` whether the opening hours include it (both ``None`` without).
+    """
 
     station: Station
     duration_s: float
     distance_m: float
     route: Route
+    arrival_at: datetime | None = None
+    open_on_arrival: bool | None = None
 
 
 class Locator:
@@ -307,8 +314,15 @@ class Locator:
         open_at: datetime | None = None,
         k: int = 1,
         max_time_s: float | None = None,
+        depart_at: datetime | None = None,
+        open_on_arrival: bool = False,
     ) -> list[NearestAnswer]:
         """The ``k`` stations fastest to reach from a point, with their routes.
+
+        ``open_at``: only stations open at that instant. ``depart_at``: every answer says
+        when the driver arrives and whether the station is open then;
+        ``open_on_arrival=True`` keeps only those (the hours are evaluated at departure
+        plus each station's travel time, not at departure).
 
         Every query is answered under the same bound (``max_time_s`` and
         ``Settings.max_search_s``; none by default), whichever path answers it: the
@@ -334,6 +348,15 @@ class Locator:
             open_at=check_instant(open_at),
         )
         limit = check_max_time(max_time_s)
+        depart = check_instant(depart_at, name="depart_at")
+        if not isinstance(open_on_arrival, bool):
+            raise InvalidParameterError(
+                "open_on_arrival must be True or False", parameter="open_on_arrival"
+            )
+        if open_on_arrival and depart is None:
+            raise InvalidParameterError(
+                "open_on_arrival needs a departure time (depart_at)", parameter="open_on_arrival"
+            )
         bound_s = min(limit or math.inf, self.settings.max_search_s or math.inf)
         snap = self.snap(lon, lat, mode)
         state = self._state  # one version for the whole query
@@ -343,12 +366,24 @@ class Locator:
             mask = None if where.by_kind_only else state.catalogue.mask(index.ids, where)
             if mask is not None and not mask.any():
                 continue
-            for res in index.nearest(snap, k=k, mask=mask, bound_s=bound_s):
+            accept = None
+            if open_on_arrival and depart is not None:
+                accept = _open_on_arrival(state.catalogue, index.ids, depart)
+            for res in index.nearest(snap, k=k, mask=mask, bound_s=bound_s, accept=accept):
                 st = state.catalogue.find(index.ids[res.station])
-                if st is not None:
-                    answers.append(
-                        NearestAnswer(st, res.duration_s, res.route.distance_m, res.route)
+                if st is None:
+                    continue
+                arrival = None if depart is None else depart + timedelta(seconds=res.duration_s)
+                answers.append(
+                    NearestAnswer(
+                        st,
+                        res.duration_s,
+                        res.route.distance_m,
+                        res.route,
+                        arrival,
+                        None if arrival is None else st.hours.is_open(arrival),
                     )
+                )
         answers.sort(key=lambda a: (a.duration_s, a.station.id))
         if not answers:
             within = f" within {format_minutes(bound_s)}" if math.isfinite(bound_s) else ""
@@ -986,6 +1021,16 @@ class Locator:
         # an import (or anything else): re-read the whole store, recompute the indexes
         revisions, seq = self.store.snapshot()
         return StationState.reloaded(Catalogue.from_revisions(revisions, seq=seq), engines, snap_m)
+
+
+def _open_on_arrival(catalogue: Catalogue, ids: Sequence[str | None], depart: datetime) -> Accept:
+    """``accept(i, t)``: station ``ids[i]`` is open at ``depart + t`` seconds."""
+
+    def accept(i: int, t: float) -> bool:
+        st = catalogue.find(ids[i])
+        return st is not None and st.hours.is_open(depart + timedelta(seconds=t))
+
+    return accept
 
 
 def _is_seconds(value: object) -> TypeGuard[float]:

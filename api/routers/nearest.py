@@ -60,6 +60,21 @@ def nearest(
         datetime | None,
         Query(description="Only stations open at this instant (naive = China Standard Time)"),
     ] = None,
+    depart_at: Annotated[
+        datetime | None,
+        Query(
+            description="Departure time (naive = China Standard Time): each answer gets "
+            "arrival_at and open_on_arrival",
+            examples=["2026-12-01T23:00:00"],
+        ),
+    ] = None,
+    open_on_arrival: Annotated[
+        bool,
+        Query(
+            description="Only stations open when the driver arrives (departure + travel "
+            "time; needs depart_at)"
+        ),
+    ] = False,
     crs: CrsQ = Crs.wgs84,
     lang: LangQ = None,
 ) -> Response:
@@ -67,7 +82,10 @@ def nearest(
 
     Each feature is the route (LineString) to one station with ``duration_s``,
     ``distance_m``, ``steps`` and ``crosses_border``; the station is in
-    ``properties.station``. Errors: ``no_road_nearby``, ``outside_service_area``,
+    ``properties.station``. With ``depart_at`` each feature has ``arrival_at`` and
+    ``open_on_arrival`` (the hours at departure + travel time), and
+    ``open_on_arrival=true`` keeps only the stations open then. Errors: ``no_road_nearby``,
+    ``outside_service_area``,
     ``no_route`` (nothing matching is reachable), ``request_too_large`` (k).
     """
     x, y = to_wgs84(loc, lon, lat, crs)
@@ -80,6 +98,8 @@ def nearest(
         services=parse_enum_list(services, Service, name="services"),
         open_at=check_instant(at, name="at"),
         k=k,
+        depart_at=check_instant(depart_at, name="depart_at"),
+        open_on_arrival=open_on_arrival,
     )
     used_mode = loc.check_mode(mode)
     features = [
@@ -90,6 +110,10 @@ def nearest(
             "properties": {
                 **route_properties(a.route),
                 "rank": rank,
+                "arrival_at": None
+                if a.arrival_at is None
+                else a.arrival_at.isoformat(timespec="seconds"),
+                "open_on_arrival": a.open_on_arrival,
                 "station": _station_feature(a.station, language),
             },
         }

@@ -206,3 +206,19 @@ def test_errors(client: TestClient, path: str, params: dict, status: int, code: 
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == code
+
+
+def test_nearest_open_on_arrival(client: TestClient) -> None:
+    params = {"lon": 101.25, "lat": 42.58, "depart_at": "2026-12-01T23:00:00"}
+    plain = client.get("/v1/nearest", params=params).json()["features"][0]["properties"]
+    assert plain["open_on_arrival"] is False
+    assert plain["arrival_at"].startswith("2026-12-01T23:")
+    r = client.get("/v1/nearest", params={**params, "open_on_arrival": "true", "k": 3})
+    assert r.status_code == 200
+    feats = r.json()["features"]
+    assert feats and all(f["properties"]["open_on_arrival"] is True for f in feats)
+    assert feats[0]["id"] != plain["station"]["id"]
+    bad = client.get("/v1/nearest", params={"lon": 101.25, "lat": 42.58, "open_on_arrival": 1})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_parameter"
+    none = client.get("/v1/nearest", params={"lon": 101.25, "lat": 42.58}).json()
+    assert none["features"][0]["properties"]["open_on_arrival"] is None

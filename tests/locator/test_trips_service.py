@@ -355,3 +355,33 @@ def test_any_arguments_get_an_answer_or_a_domain_error(
             loc.along_route(origin, destination, limit=extra, routes=extra, **args)  # type: ignore[arg-type]
     except LocatorError:
         pass
+
+
+def test_nearest_open_on_arrival(loc: Locator) -> None:
+    """Opening hours at departure + travel time, not at departure: the answer is the
+    first station of the full ranking that is open when the driver gets there."""
+    late = datetime(2026, 12, 1, 23, 0)
+    for lon, lat in ((111.98, 43.65), (117.40, 49.60), (101.25, 42.58)):
+        ranking = loc.nearest(lon, lat, k=10, depart_at=late)
+        assert all(
+            a.arrival_at
+            == late.replace(tzinfo=a.arrival_at.tzinfo) + timedelta(seconds=a.duration_s)
+            and a.open_on_arrival == a.station.hours.is_open(a.arrival_at)
+            for a in ranking
+        )
+        got = loc.nearest(lon, lat, k=3, depart_at=late, open_on_arrival=True)
+        expect = [a for a in ranking if a.open_on_arrival][: len(got)]
+        assert [a.station.id for a in got] == [a.station.id for a in expect]
+        assert all(a.open_on_arrival for a in got)
+        one = loc.nearest(lon, lat, depart_at=late, open_on_arrival=True)
+        assert one[0].station.id == got[0].station.id
+    # near Ceke at 23:00 the nearest station (the Alxa residents' post, 08:00-20:00) is
+    # closed: the filter changes the answer
+    plain = loc.nearest(101.25, 42.58, depart_at=late)[0]
+    assert plain.open_on_arrival is False
+    opened = loc.nearest(101.25, 42.58, depart_at=late, open_on_arrival=True)[0]
+    assert opened.station.id != plain.station.id and opened.open_on_arrival
+    with pytest.raises(InvalidParameterError):
+        loc.nearest(111.98, 43.65, open_on_arrival=True)
+    with pytest.raises(InvalidParameterError):
+        loc.nearest(111.98, 43.65, depart_at="23:00")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from locator.analysis.nearest.targets import NearestResult, StationTargets
+from locator.analysis.nearest.targets import Accept, NearestResult, StationTargets
 from locator.network.search import Option, search_from, tree_path
 from locator.network.snapping import Snap
 
@@ -29,8 +29,10 @@ def bounded_search(
     k: int,
     mask: BoolArray | None = None,
     bound_s: float = np.inf,
+    accept: Accept | None = None,
 ) -> list[NearestResult]:
-    """The ``k`` stations among ``mask`` fastest to reach from ``snap`` within ``bound_s``.
+    """The ``k`` stations among ``mask`` (and taken by ``accept``) fastest to reach from
+    ``snap`` within ``bound_s``.
 
     Returns fastest first; fewer than ``k`` (possibly none) when not enough are reachable
     within the bound. Exact: the same answer as the forest and the table.
@@ -39,7 +41,9 @@ def bounded_search(
     n_cand = int(cand.sum())
     limit = min(FIRST_LIMIT_S, bound_s)
     while True:
-        found, exhausted = _within(targets, snap, k=k, cand=cand, limit_s=limit, bound_s=bound_s)
+        found, exhausted = _within(
+            targets, snap, k=k, cand=cand, limit_s=limit, bound_s=bound_s, accept=accept
+        )
         if len(found) >= min(k, n_cand) or exhausted or limit >= bound_s:
             return found
         limit = min(limit * 4.0, bound_s)
@@ -53,6 +57,7 @@ def _within(
     cand: BoolArray,
     limit_s: float,
     bound_s: float,
+    accept: Accept | None = None,
 ) -> tuple[list[NearestResult], bool]:
     """:func:`bounded_search` with the search stopped at ``limit_s``; also whether the
     search explored the point's whole component (then stations up to ``bound_s`` count)."""
@@ -82,4 +87,7 @@ def _within(
         _, seed = result.trees()
         return starts[int(seed[root])], middle, last
 
-    return targets.results(snap, best, cand=cand, k=k, bound_s=usable_s, path_to=path_to), exhausted
+    found = targets.results(
+        snap, best, cand=cand, k=k, bound_s=usable_s, path_to=path_to, accept=accept
+    )
+    return found, exhausted

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from locator.analysis.nearest.bounded import bounded_search
 from locator.analysis.nearest.forest import NearestForest
 from locator.analysis.nearest.tables import MAX_TABLE_BYTES, StationTimes
-from locator.analysis.nearest.targets import NearestResult, StationTargets
+from locator.analysis.nearest.targets import Accept, NearestResult, StationTargets
 from locator.analysis.routing import RoutingEngine
 from locator.errors import StationNotFoundError
 from locator.network.snapping import Snap
@@ -131,18 +131,21 @@ class StationIndex:
         k: int = 1,
         mask: BoolArray | None = None,
         bound_s: float = np.inf,
+        accept: Accept | None = None,
     ) -> list[NearestResult]:
-        """The ``k`` stations (among ``mask``) fastest to reach within ``bound_s``.
+        """The ``k`` stations (among ``mask``, taken by ``accept``) fastest to reach within
+        ``bound_s``; ``accept(i, t)`` sees each candidate in order of arrival time ``t``
+        (opening hours on arrival).
 
         Fastest first; fewer than ``k`` (possibly none) when not enough are reachable.
         """
-        if k == 1 and mask is None:
+        if k == 1 and mask is None and accept is None:
             hit = self.forest.from_forest(snap, bound_s=bound_s)
             return [] if hit is None else [hit]
         table = self.ensure_table()
         if table is not None:
-            return table.from_table(snap, k=k, mask=mask, bound_s=bound_s)
-        return bounded_search(self.targets, snap, k=k, mask=mask, bound_s=bound_s)
+            return table.from_table(snap, k=k, mask=mask, bound_s=bound_s, accept=accept)
+        return bounded_search(self.targets, snap, k=k, mask=mask, bound_s=bound_s, accept=accept)
 
     def position(self, station_id: str) -> int:
         """The index of a station (:class:`StationNotFoundError` if absent)."""

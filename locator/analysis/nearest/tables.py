@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
-from locator.analysis.nearest.targets import NearestResult, StationTargets
+from locator.analysis.nearest.targets import Accept, NearestResult, StationTargets
 from locator.errors import NoRouteError
 from locator.network.geometry import element_view
 from locator.network.search import Option, with_sources
@@ -90,9 +90,16 @@ class StationTimes:
         return StationTimes(targets, time_s, next_edge)
 
     def from_table(
-        self, snap: Snap, *, k: int, mask: BoolArray | None = None, bound_s: float = np.inf
+        self,
+        snap: Snap,
+        *,
+        k: int,
+        mask: BoolArray | None = None,
+        bound_s: float = np.inf,
+        accept: Accept | None = None,
     ) -> list[NearestResult]:
-        """The ``k`` stations among ``mask`` fastest to reach within ``bound_s``."""
+        """The ``k`` stations among ``mask`` (and taken by ``accept``) fastest to reach
+        within ``bound_s``."""
         t = self.targets
         cand = t.candidates(mask)
         starts = t.starts(snap)
@@ -110,7 +117,9 @@ class StationTimes:
             middle, slot = self._walk(first.node, i)
             return first, middle, t.end_option(i, slot)
 
-        return t.results(snap, best, cand=cand, k=k, bound_s=bound_s, path_to=path_to)
+        return t.results(
+            snap, best, cand=cand, k=k, bound_s=bound_s, path_to=path_to, accept=accept
+        )
 
     def _walk(self, node: int, station: int) -> tuple[IntArray, int]:
         """The full edges from ``node`` to where the path leaves for ``station``, and the

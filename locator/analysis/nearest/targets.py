@@ -24,6 +24,10 @@ BoolArray = npt.NDArray[np.bool_]
 #: A direct piece along one road: ``(cost_s, edge, f0, f1)`` (see ``along_edge``).
 Direct = tuple[float, int, float, float]
 
+#: Whether station ``i`` reached after ``t`` seconds may be an answer (e.g. open on
+#: arrival); applied in order of arrival, after the mask.
+Accept = Callable[[int, float], bool]
+
 
 @dataclass(frozen=True)
 class NearestResult:
@@ -211,13 +215,19 @@ class StationTargets:
         k: int,
         bound_s: float,
         path_to: Callable[[int], tuple[Option, IntArray, Option]],
+        accept: Accept | None = None,
     ) -> list[NearestResult]:
-        """The ``k`` fastest candidates within the bound, each with its route: along the
-        point's own road when that is as fast (``best`` is lowered for those), else by
-        ``path_to(i)``: the way out, the full edges between, the way in."""
+        """The ``k`` fastest candidates within the bound (that ``accept`` takes, if
+        given), each with its route: along the point's own road when that is as fast
+        (``best`` is lowered for those), else by ``path_to(i)``: the way out, the full
+        edges between, the way in."""
         direct = self.on_own_edge(snap, best)
         out: list[NearestResult] = []
-        for i in pick(best, cand, k, bound_s):
+        for i in pick(best, cand, k if accept is None else best.shape[0], bound_s):
+            if len(out) == k:
+                break
+            if accept is not None and not accept(i, float(best[i])):
+                continue
             if i in direct:
                 r = self.route_direct(snap, i, direct[i])
             else:

@@ -457,3 +457,35 @@ def test_station_times_memory_budget() -> None:
     assert [r.station for r in bigger.nearest(p, k=3)] == [1, 2, 0]
     with pytest.raises(ValueError, match="one entry per station"):
         big.nearest(p, k=2, mask=np.ones(3, dtype=bool))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 4), period=st.integers(2, 5))
+def test_accept_on_arrival_equals_filtering_the_full_ranking(seed: int, k: int, period: int) -> None:
+    """``accept(i, t)`` (opening hours on arrival) on the table and the bounded search:
+    the k first accepted stations of the full ranking, in order, with NetworkX times."""
+    g = random_grid(6, 6, seed, spacing_m=600.0)
+    rng = np.random.default_rng(seed)
+    idx, eng = _setup(g)
+    lon, lat = random_lonlat(g, rng, 12, pad_m=50.0)
+    snaps = idx.snap_many(lon, lat, max_snap_m=5000.0, mode="car")
+    stations: list[Snap | None] = list(snaps[:9])
+    points = list(snaps[9:])
+    tables = _index(eng, "car", stations)
+    searching = _index(eng, "car", stations, tables=False)
+    ref = _reference_times(g, "car", points, stations)
+
+    def accept(i: int, t: float) -> bool:  # depends on the station and the arrival time
+        return (i + int(t // 7.0)) % period != 0
+
+    for row, p in enumerate(points):
+        ranked = sorted(
+            (float(t), i) for i, t in enumerate(ref[row].tolist()) if np.isfinite(t)
+        )
+        expected = [(t, i) for t, i in ranked if accept(i, t)][:k]
+        for index in (tables, searching):
+            got = index.nearest(p, k=k, accept=accept)
+            assert len(got) == len(expected)
+            for res, (t, _) in zip(got, expected, strict=True):
+                assert close(res.duration_s, t)
+                assert accept(res.station, res.duration_s)
