@@ -461,7 +461,9 @@ def test_station_times_memory_budget() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 4), period=st.integers(2, 5))
-def test_accept_on_arrival_equals_filtering_the_full_ranking(seed: int, k: int, period: int) -> None:
+def test_accept_on_arrival_equals_filtering_the_full_ranking(
+    seed: int, k: int, period: int
+) -> None:
     """``accept(i, t)`` (opening hours on arrival) on the table and the bounded search:
     the k first accepted stations of the full ranking, in order, with NetworkX times."""
     g = random_grid(6, 6, seed, spacing_m=600.0)
@@ -479,9 +481,7 @@ def test_accept_on_arrival_equals_filtering_the_full_ranking(seed: int, k: int, 
         return (i + int(t // 7.0)) % period != 0
 
     for row, p in enumerate(points):
-        ranked = sorted(
-            (float(t), i) for i, t in enumerate(ref[row].tolist()) if np.isfinite(t)
-        )
+        ranked = sorted((float(t), i) for i, t in enumerate(ref[row].tolist()) if np.isfinite(t))
         expected = [(t, i) for t, i in ranked if accept(i, t)][:k]
         for index in (tables, searching):
             got = index.nearest(p, k=k, accept=accept)
