@@ -233,6 +233,10 @@ class NearestProperties(RouteProperties):
     open_on_arrival: bool | None = Field(
         default=None, description="Whether the opening hours include arrival_at"
     )
+    hours_on_arrival: list[str] | None = Field(
+        default=None,
+        description="Opening spans (HH:MM-HH:MM) on the day of arrival; [] closed that day",
+    )
     station: StationFeature
 
 
@@ -684,6 +688,10 @@ class TripStationProperties(StationProperties):
     open_on_arrival: bool | None = Field(
         default=None, description="Whether the opening hours include arrival_at"
     )
+    hours_on_arrival: list[str] | None = Field(
+        default=None,
+        description="Opening spans (HH:MM-HH:MM) on the day of arrival; [] closed that day",
+    )
 
 
 class TripStationFeature(BaseModel):
@@ -799,6 +807,7 @@ class RestStopProperties(StationProperties):
     arrival_at: str | None = None
     departure_at: str | None = None
     open_on_arrival: bool | None = None
+    hours_on_arrival: list[str] | None = None
 
 
 class RestStopFeature(BaseModel):

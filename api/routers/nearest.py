@@ -114,6 +114,9 @@ def nearest(
                 if a.arrival_at is None
                 else a.arrival_at.isoformat(timespec="seconds"),
                 "open_on_arrival": a.open_on_arrival,
+                "hours_on_arrival": None
+                if a.arrival_at is None
+                else a.station.hours.spans_on(a.arrival_at),
                 "station": _station_feature(a.station, language),
             },
         }

@@ -191,6 +191,9 @@ def _trip_features(trip: Trip, language: Lang) -> list[dict[str, Any]]:
                     "position_s": round(s.position_s, 1),
                     "arrival_at": _iso(s.arrival_at),
                     "open_on_arrival": s.open_on_arrival,
+                    "hours_on_arrival": None
+                    if s.arrival_at is None
+                    else s.station.hours.spans_on(s.arrival_at),
                 },
             }
         )
@@ -316,6 +319,9 @@ def _plan_features(plan: RestPlan, language: Lang) -> list[dict[str, Any]]:
                         "arrival_at": _iso(s.arrival_at),
                         "departure_at": _iso(s.departure_at),
                         "open_on_arrival": s.open_on_arrival,
+                        "hours_on_arrival": None
+                        if s.arrival_at is None
+                        else s.station.hours.spans_on(s.arrival_at),
                     },
                 }
             )

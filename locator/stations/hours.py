@@ -164,6 +164,12 @@ class OpeningHours:
         """True when open every minute of the week."""
         return self.weekly_intervals() == [(0, MINUTES_PER_WEEK)]
 
+    def spans_on(self, at: datetime) -> list[str]:
+        """The opening spans of ``at``'s weekday (China Standard Time) as ``"HH:MM-HH:MM"``
+        (``[]``: closed all day), for "today's hours" next to an answer."""
+        local = at.astimezone(CHINA_STANDARD_TIME) if at.tzinfo is not None else at
+        return [_format_span(span) for span in self.day_spans()[local.weekday()]]
+
     def is_open(self, at: datetime) -> bool:
         """Whether the station is open at ``at``.
 

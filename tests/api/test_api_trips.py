@@ -213,6 +213,7 @@ def test_nearest_open_on_arrival(client: TestClient) -> None:
     plain = client.get("/v1/nearest", params=params).json()["features"][0]["properties"]
     assert plain["open_on_arrival"] is False
     assert plain["arrival_at"].startswith("2026-12-01T23:")
+    assert plain["hours_on_arrival"] == ["08:00-20:00"]  # the Alxa residents' post
     r = client.get("/v1/nearest", params={**params, "open_on_arrival": "true", "k": 3})
     assert r.status_code == 200
     feats = r.json()["features"]
