@@ -866,3 +866,35 @@ class RestPlanCollection(BaseModel):
     query: TripQuery
     plan: RestPlanSummary
     features: list[RestLegFeature | RestStopFeature]
+
+
+class NavigationLink(BaseModel):
+    """A link that opens a station in one navigation app."""
+
+    app: Literal["amap", "baidu", "2gis", "osmand", "geo"]
+    datum: Literal["wgs84", "gcj02", "bd09"]
+    href: str
+
+
+class NavigationLinks(BaseModel):
+    """Hand-off links for one station."""
+
+    model_config = _examples(
+        {
+            "station_id": "mzl-driver-home-01",
+            "name": "Manzhouli Driver Home 1",
+            "links": [
+                {
+                    "app": "amap",
+                    "datum": "gcj02",
+                    "href": "https://uri.amap.com/marker?position=117.387424,49.585385"
+                    "&name=Manzhouli%20Driver%20Home%201&coordinate=gaode&callnative=1"
+                    "&src=border-port-locator",
+                }
+            ],
+        }
+    )
+
+    station_id: str
+    name: str
+    links: list[NavigationLink]

@@ -85,7 +85,7 @@ from locator.errors import (
     StoreUnavailableError,
 )
 from locator.network.core import Network
-from locator.network.datum import bd09_to_gcj02, gcj02_to_wgs84
+from locator.network.datum import bd09_to_gcj02, gcj02_to_bd09, gcj02_to_wgs84, wgs84_to_gcj02
 from locator.network.geometry import road_lines
 from locator.network.snapping import Snap
 from locator.stations.catalogue import Catalogue, StationFilter
@@ -266,6 +266,18 @@ class Locator:
         regions = self.regions
         inside = bool(regions.in_china(lon, lat)) if regions and regions.has_country else None
         return check_lonlat(*gcj02_to_wgs84(lon, lat, inside=inside))
+
+    def from_wgs84(self, lon: float, lat: float, datum: str = "wgs84") -> tuple[float, float]:
+        """A WGS 84 coordinate in ``datum`` (the inverse of :meth:`to_wgs84`), for hand-offs
+        to apps that expect GCJ-02 (Amap) or BD-09 (Baidu)."""
+        datum = check_choice(datum, DATUMS, name="crs")
+        lon, lat = check_lonlat(lon, lat)
+        if datum == "wgs84":
+            return lon, lat
+        regions = self.regions
+        inside = bool(regions.in_china(lon, lat)) if regions and regions.has_country else None
+        gcj = wgs84_to_gcj02(lon, lat, inside=inside)
+        return gcj if datum == "gcj02" else gcj02_to_bd09(*gcj)
 
     def road_lines(self, tolerance_deg: float = 0.0) -> list[BaseGeometry]:
         """The network as undirected, merged, simplified lines (WGS 84), for base maps."""

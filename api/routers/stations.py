@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
@@ -18,7 +20,7 @@ from api.geojson import GEOJSON, GeoJSONResponse, cached_response, dumps, statio
 from api.i18n import Lang, language_headers, request_lang
 from api.params import Crs, CrsQ, LangQ, bbox_param, get_locator, to_wgs84
 from api.problems import ApiError, problem_responses
-from api.schemas import StationCollection, StationFeature, StationPatch
+from api.schemas import NavigationLinks, StationCollection, StationFeature, StationPatch
 from locator import Locator
 from locator.arguments import check_instant, parse_enum_list
 from locator.stations import Revision, Service, Station, StationKind
@@ -160,6 +162,63 @@ def get_station(request: Request, loc: LocatorDep, station_id: str, lang: LangQ 
     return cached_response(
         request, body, headers=language_headers(language), etag=version_etag(version, language)
     )
+
+
+@router.get(
+    "/{station_id}/navigation",
+    summary="Links that open a station in navigation apps, in each app's datum",
+    response_model=NavigationLinks,
+    responses=problem_responses(404),
+)
+def station_navigation(
+    request: Request, loc: LocatorDep, station_id: str, lang: LangQ = None
+) -> Response:
+    """Links for Amap (GCJ-02), Baidu Maps (BD-09), 2GIS, OsmAnd and a ``geo:`` URI (WGS
+    84), each carrying the station's position in the datum that app expects (GCJ-02 only
+    inside China, like ``crs``) and its name in the response language. The links are for a
+    user to tap; nothing is fetched from those hosts."""
+    language = request_lang(request, lang)
+    st = loc.station(station_id)
+    name = st.name.best(language) or st.id
+    links = [
+        {"app": app, "datum": datum, "href": href(*loc.from_wgs84(st.lon, st.lat, datum), name)}
+        for app, datum, href in NAVIGATION_APPS
+    ]
+    body = {"station_id": st.id, "name": name, "links": links}
+    return Response(dumps(body), media_type="application/json", headers=language_headers(language))
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="")
+
+
+#: (app, datum, href(lon, lat, name)) for the navigation hand-off, in display order.
+NAVIGATION_APPS: tuple[tuple[str, str, Callable[[float, float, str], str]], ...] = (
+    (
+        "amap",
+        "gcj02",
+        lambda x, y, n: (
+            f"https://uri.amap.com/marker?position={x:.6f},{y:.6f}&name={_q(n)}"
+            "&coordinate=gaode&callnative=1&src=border-port-locator"
+        ),
+    ),
+    (
+        "baidu",
+        "bd09",
+        lambda x, y, n: (
+            f"https://api.map.baidu.com/marker?location={y:.6f},{x:.6f}"
+            f"&title={_q(n)}&content={_q(n)}&output=html&coord_type=bd09ll"
+            "&src=border-port-locator"
+        ),
+    ),
+    ("2gis", "wgs84", lambda x, y, n: f"dgis://2gis.ru/routeSearch/rsType/car/to/{x:.6f},{y:.6f}"),
+    (
+        "osmand",
+        "wgs84",
+        lambda x, y, n: f"https://osmand.net/map?pin={y:.6f},{x:.6f}#15/{y:.6f}/{x:.6f}",
+    ),
+    ("geo", "wgs84", lambda x, y, n: f"geo:{y:.6f},{x:.6f}?q={y:.6f},{x:.6f}({_q(n)})"),
+)
 
 
 def version_etag(version: int, lang: str | None = None) -> str:

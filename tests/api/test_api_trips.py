@@ -223,3 +223,23 @@ def test_nearest_open_on_arrival(client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_parameter"
     none = client.get("/v1/nearest", params={"lon": 101.25, "lat": 42.58}).json()
     assert none["features"][0]["properties"]["open_on_arrival"] is None
+
+
+def test_navigation_links_carry_each_apps_datum(client: TestClient, loc: Locator) -> None:
+    from locator.network.datum import gcj02_to_bd09
+
+    st = loc.station("mzl-driver-temp-01")
+    r = client.get(f"/v1/stations/{st.id}/navigation", params={"lang": "zh"})
+    assert r.status_code == 200
+    body = r.json()
+    links = {link["app"]: link for link in body["links"]}
+    assert list(links) == ["amap", "baidu", "2gis", "osmand", "geo"]
+    gx, gy = wgs84_to_gcj02(st.lon, st.lat)
+    bx, by = gcj02_to_bd09(gx, gy)
+    assert f"position={gx:.6f},{gy:.6f}" in links["amap"]["href"]
+    assert f"location={by:.6f},{bx:.6f}" in links["baidu"]["href"]
+    assert f"to/{st.lon:.6f},{st.lat:.6f}" in links["2gis"]["href"]
+    assert links["geo"]["href"].startswith(f"geo:{st.lat:.6f},{st.lon:.6f}")
+    assert (gx, gy) != pytest.approx((st.lon, st.lat), abs=1e-4)  # shifted inside China
+    assert body["name"] == st.name.best("zh")
+    assert client.get("/v1/stations/nope/navigation").status_code == 404
