@@ -2,13 +2,16 @@
 
 ``include_widget(app)`` adds:
 
-- ``GET /widget``: the page meant for an ``<iframe>`` (configured by query parameters that
-  the page's script reads, see ``docs/widget.md``); ``GET /widget/demo``: a host page that
-  embeds it with the documented snippet and logs the messages it posts.
+- ``GET /``, ``GET /app`` and ``GET /widget``: the drivers' app, which is also the page
+  meant for an ``<iframe>`` (configured by query parameters that the page's script reads,
+  see ``docs/widget.md``; texts from ``static/i18n/<lang>.json``); ``GET /widget/demo``: a
+  host page that embeds it with the documented snippet and logs the messages it posts.
 - ``GET /widget/fonts.css`` and ``GET /widget/fonts/{file}``: ``@font-face`` rules for the
   Noto fonts that are installed on the server (Debian ``fonts-noto-core`` for traditional
-  Mongolian, ``fonts-noto-cjk`` for Chinese), served from the server itself. Missing fonts
-  are left out of the stylesheet and the page falls back to the reader's system fonts.
+  Mongolian, about 240 kB), served from the server itself. Chinese is drawn with the
+  reader's own CJK font (every phone has one; ``lang="zh-Hans"`` picks the simplified
+  Chinese shapes): the 19.5 MB Noto CJK collection is never sent. Missing fonts are left
+  out of the stylesheet and the page falls back to the reader's system fonts.
 - ``GET /v1/basemap/roads`` and ``GET /v1/basemap/regions``: the base layers as GeoJSON
   (see :mod:`api.basemap`), so the page loads nothing from any other host; and
   ``GET /v1/basemap/circles``: every station's service circles in one collection.
@@ -86,20 +89,6 @@ FONTS: dict[str, FontSpec] = {
             local_names=(),  # small (≈240 kB): always served, so every reader gets the same shapes
             unicode_range="U+1800-18AF, U+11660-1167F, U+180E, U+202F",
             format="truetype",
-        ),
-        FontSpec(
-            file="NotoSansCJK-Regular.ttc",
-            family="Locator CJK",
-            package="fonts-noto-cjk",
-            candidates=(
-                "opentype/noto/NotoSansCJK-Regular.ttc",
-                "truetype/noto/NotoSansCJK-Regular.ttc",
-            ),
-            # ≈19 MB: prefer the reader's own copy (phones usually have it), else download
-            local_names=("Noto Sans CJK SC", "NotoSansCJKsc-Regular", "Source Han Sans SC"),
-            unicode_range="U+2E80-2FDF, U+3000-303F, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, "
-            "U+FF00-FFEF",
-            format=None,  # a collection; Chrome and Firefox sniff it, a wrong hint would skip it
         ),
     )
 }
@@ -255,14 +244,21 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     router = APIRouter()
     roots = tuple(font_roots)
 
-    @router.api_route(
-        "/widget", methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse
-    )
-    def widget_page() -> Response:
+    def app_page() -> Response:
         return FileResponse(
-            STATIC_DIR / "widget.html",
+            STATIC_DIR / "app.html",
             media_type="text/html; charset=utf-8",
             headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
+        )
+
+    # the drivers' app and the embeddable widget are one page (docs/widget.md)
+    for path in ("/", "/app", "/widget"):
+        router.add_api_route(
+            path,
+            app_page,
+            methods=["GET", "HEAD"],
+            include_in_schema=False,
+            response_class=HTMLResponse,
         )
 
     @router.api_route(

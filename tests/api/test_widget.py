@@ -38,16 +38,21 @@ def test_widget_page_is_html_with_a_same_origin_only_policy(client: TestClient) 
     for ref in (
         "static/vendor/leaflet/leaflet.js",
         "static/vendor/leaflet/leaflet.css",
-        "static/widget.js",
-        "static/widget.css",
+        "static/app.js",
+        "static/app.css",
         "widget/fonts.css",
     ):
         assert ref in html
     assert client.head("/widget").status_code == 200
+    # the drivers' app is the same page
+    for path in ("/", "/app"):
+        page = client.get(path)
+        assert page.status_code == 200 and page.text == html
+        assert page.headers["content-security-policy"] == WIDGET_CSP
 
 
 def test_every_file_the_pages_reference_is_served(client: TestClient) -> None:
-    pages = {"/widget": client.get("/widget").text, "/widget/demo": client.get("/widget/demo").text}
+    pages = {p: client.get(p).text for p in ("/", "/app", "/widget", "/widget/demo")}
     for page, html in pages.items():
         refs = re.findall(r'(?:src|href)="([^"]+)"', html)
         assert refs, page
@@ -59,7 +64,7 @@ def test_every_file_the_pages_reference_is_served(client: TestClient) -> None:
 
 
 def test_static_files_and_vendored_leaflet_are_served(client: TestClient) -> None:
-    js = client.get("/static/widget.js")
+    js = client.get("/static/app.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert "postMessage" in js.text
     leaflet = client.get("/static/vendor/leaflet/leaflet.js")
@@ -77,9 +82,9 @@ def test_static_files_and_vendored_leaflet_are_served(client: TestClient) -> Non
 
 def test_our_pages_scripts_and_styles_name_no_other_host() -> None:
     for name in (
-        "widget.html",
-        "widget.js",
-        "widget.css",
+        "app.html",
+        "app.js",
+        "app.css",
         "widget-demo.html",
         "widget-demo.js",
         "widget-demo.css",
@@ -87,6 +92,43 @@ def test_our_pages_scripts_and_styles_name_no_other_host() -> None:
         text = (STATIC_DIR / name).read_text("utf-8")
         assert not EXTERNAL_URL.search(text), name
         assert 'fetch("http' not in text and "import(" not in text, name
+
+
+# ----------------------------------------------------------------------------- texts
+def _keys(d: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_keys(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def test_every_ui_catalogue_is_complete_with_the_same_placeholders() -> None:
+    """One catalogue file per language (static/i18n/*.json): the same keys as English,
+    every text non-empty and with the same {placeholders}."""
+    import json
+
+    folder = STATIC_DIR / "i18n"
+    english = _keys(json.loads((folder / "en.json").read_text("utf-8")))
+    files = sorted(p.name for p in folder.glob("*.json"))
+    assert files == ["en.json", "mn.json", "ru.json", "zh.json"]
+    for name in files:
+        texts = _keys(json.loads((folder / name).read_text("utf-8")))
+        assert set(texts) == set(english), (name, set(english) ^ set(texts))
+        for key, text in texts.items():
+            assert isinstance(text, str) and text.strip(), (name, key)
+            assert set(re.findall(r"\{(\w+)\}", text)) == set(
+                re.findall(r"\{(\w+)\}", english[key])
+            ), (name, key)
+    js = (STATIC_DIR / "app.js").read_text("utf-8")
+    used = set(re.findall(r"\bT\.(\w+)", js)) | {
+        f"errors.{m}" for m in re.findall(r"T\.errors\.(\w+)", js)
+    }
+    top = {k.split(".")[0] for k in english}
+    missing = {k for k in used if k not in top and k not in english}
+    assert not missing, missing
 
 
 # ----------------------------------------------------------------------------- fonts
@@ -105,14 +147,13 @@ def test_fonts_css_lists_installed_fonts_and_names_missing_packages(tmp_path: Pa
     assert 'font-family: "Locator Mongolian"' in css
     assert 'url("fonts/NotoSansMongolian-Regular.ttf") format("truetype")' in css
     assert "U+1800-18AF" in css
-    assert 'font-family: "Locator CJK"' not in css
-    assert "fonts-noto-cjk" in css  # the missing package is named in a comment
+    assert "CJK" not in css  # Chinese comes from the reader's own fonts
     empty = font_css([tmp_path / "nothing"])
     assert "@font-face" not in empty and "fonts-noto-core" in empty
 
 
 def test_font_files_are_served_from_the_font_root_and_nothing_else(tmp_path: Path) -> None:
-    root = _font_root(tmp_path, "NotoSansMongolian-Regular.ttf", "NotoSansCJK-Regular.ttc")
+    root = _font_root(tmp_path, "NotoSansMongolian-Regular.ttf")
     app = FastAPI()
     app.include_router(make_router([root]))
     with TestClient(app) as c:
@@ -120,8 +161,8 @@ def test_font_files_are_served_from_the_font_root_and_nothing_else(tmp_path: Pat
         assert r.status_code == 200 and r.content == b"font bytes of NotoSansMongolian-Regular.ttf"
         assert r.headers["content-type"] == "font/ttf"
         css = c.get("/widget/fonts.css").text
-        assert 'local("Noto Sans CJK SC")' in css and "fonts/NotoSansCJK-Regular.ttc" in css
-        assert c.get("/widget/fonts/NotoSansCJK-Regular.ttc").status_code == 200
+        assert "NotoSansMongolian-Regular.ttf" in css and "CJK" not in css
+        assert c.get("/widget/fonts/NotoSansCJK-Regular.ttc").status_code == 404  # never sent
         assert c.get("/widget/fonts/..%2F..%2Fetc%2Fpasswd").status_code == 404
         assert c.get("/widget/fonts/other.ttf").status_code == 404
     missing = FastAPI()
