@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from pydantic import BaseModel, Field
 
 from api.auth import API_KEY_HEADER, KeyStore
@@ -127,6 +128,9 @@ def create_app(
         key_header=API_KEY_HEADER,
     )
     app.add_middleware(ApiHeadersMiddleware, bucket=bucket)
+    # compressed answers (pages, scripts, GeoJSON) for clients that accept gzip; the base
+    # map routes send their own pre-compressed bodies, which this leaves alone
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(  # outermost: CORS headers on every answer, 429s included
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,

@@ -435,7 +435,9 @@ class Locator:
 
     # ------------------------------------------------------------------ trips
     def _trip_end(self, value: object, name: str, mode: str) -> Snap:
-        """A trip's origin or destination: ``(lon, lat)``, a station id or a port id."""
+        """A trip's origin or destination: ``(lon, lat)``, a station id or a port id (a
+        port is placed on the nearest road within its ``location_accuracy_m``, at least the
+        snap radius)."""
         if isinstance(value, str):
             key = check_text(value, name=name, max_length=64)
             st = self._state.catalogue.find(key)
@@ -443,7 +445,11 @@ class Locator:
                 return self.snap(st.lon, st.lat, mode)
             for p in self._engines.ports:
                 if p.id == key:
-                    return self.snap(p.lon, p.lat, mode)
+                    # a port's published position is uncertain to its stated accuracy
+                    radius = max(self.max_snap_m, p.location_accuracy_m)
+                    return self._engines.net.snapper.snap(
+                        p.lon, p.lat, max_snap_m=radius, mode=mode
+                    )
             raise StationNotFoundError(
                 f"{name}: no station or port with id {key!r:.70}", station_id=key, parameter=name
             )

