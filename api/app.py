@@ -7,15 +7,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from api.auth import API_KEY_HEADER, KeyStore
@@ -90,7 +95,10 @@ def create_app(
         "docs/api.md. Write routes need an API key in the "
         f"`{API_KEY_HEADER}` header.",
         lifespan=lifespan,
+        docs_url=None,  # served below from our own copies of the assets (no CDN)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.keys = KeyStore(settings.keys_path())
     app.state.isochrone_bodies = isochrones.BodyCache()
@@ -140,6 +148,71 @@ def create_app(
         max_age=600,
     )
     return app
+
+
+#: Swagger UI (Apache-2.0) and ReDoc (MIT) as packaged by fastapi-offline (MIT, on PyPI):
+#: the API documentation pages load nothing from another host.
+_OFFLINE = importlib.util.find_spec("fastapi_offline")
+DOCS_ASSETS = Path(_OFFLINE.origin if _OFFLINE and _OFFLINE.origin else ".").parent / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their scripts served from ``/docs-assets``."""
+    # ReDoc's footer would load Redocly's logo from its CDN: our copy points at our icon
+    redoc_js = (DOCS_ASSETS / "redoc.standalone.js").read_bytes()
+    redoc_js = redoc_js.replace(
+        b"https://cdn.redoc.ly/redoc/logo-mini.svg", b"/docs-assets/favicon.png"
+    )
+
+    @app.get("/docs-assets/redoc.standalone.js", include_in_schema=False)
+    def redoc_script() -> Response:
+        return Response(
+            redoc_js,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return _own_origin(
+            get_swagger_ui_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=f"{app.title} - Swagger UI",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon.png",
+                # no badge asking validator.swagger.io about our schema
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return _own_origin(
+            get_redoc_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=f"{app.title} - ReDoc",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon.png",
+                with_google_fonts=False,
+            )
+        )
+
+
+#: The docs pages may load nothing from another host (ReDoc's footer logo would come from
+#: its CDN: the browser does not even ask); their inline start-up scripts are allowed.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'none'; object-src 'none'"
+)
+
+
+def _own_origin(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
 
 
 def _document_problem_schema(app: FastAPI) -> None:

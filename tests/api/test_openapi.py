@@ -152,3 +152,16 @@ def test_app_honours_its_openapi(client: TestClient) -> None:
             failures[operation.label] = f"{type(exc).__name__}: {str(exc)[:1500]}"
     assert operations >= 14
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
+
+
+def test_docs_pages_load_their_assets_from_this_server(client: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        r = client.get(path)
+        assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
+        refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert refs and all(ref.startswith("/docs-assets/") for ref in refs), refs
+        for ref in refs:
+            assert client.get(ref).status_code == 200, ref
+    assert "validatorUrl" in client.get("/docs").text
+    js = client.get("/docs-assets/redoc.standalone.js")
+    assert js.status_code == 200 and b"cdn.redoc.ly" not in js.content

@@ -619,3 +619,34 @@ def test_traditional_mongolian_names_are_vertical_in_the_served_noto_font(
         _assert_only_own_host(browser.requests, server.host)
     finally:
         server.loc.delete_station(station.id, actor="widget-test")
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")]
+)
+def test_api_docs_render_without_any_other_host(
+    server: LiveServer, browser: Browser, path: str, ready: str
+) -> None:
+    """/docs and /redoc with every request to another host refused (as on a machine with
+    no internet): the pages still render from the server's own copies of their assets."""
+    browser.requests.clear()
+    ctx = browser.context()
+    refused: list[str] = []
+
+    def only_ours(route: Any) -> None:
+        if urlsplit(route.request.url).netloc == server.host:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", only_ours)
+    page = ctx.new_page()
+    page.goto(f"{server.base}{path}")
+    title = page.locator(ready).first
+    title.wait_for(timeout=WAIT_MS)
+    assert "Border-port station locator" in title.inner_text()
+    page.wait_for_load_state("networkidle")
+    assert not refused, refused
+    ctx.close()
+    _assert_only_own_host(browser.requests, server.host)
