@@ -16,6 +16,7 @@ first: ``network`` (the road graph), ``stations`` (records, store, catalogue),
 from locator import errors
 from locator.analysis.coverage import CoverageReport, RegionCoverage
 from locator.analysis.isochrones import Contour
+from locator.analysis.nearest.offline import OfflineNearest
 from locator.analysis.regions import AdminUnit, AdminUnits
 from locator.analysis.routing import Route, Step
 from locator.analysis.siting import SiteSuggestion, SitingResult
@@ -40,6 +41,7 @@ __all__ = [
     "LocalizedName",
     "Locator",
     "NearestAnswer",
+    "OfflineNearest",
     "Port",
     "RegionCoverage",
     "RestGap",

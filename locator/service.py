@@ -32,6 +32,7 @@ from locator.analysis.coverage import (
     demand_points,
 )
 from locator.analysis.isochrones import SHAPES, Contour
+from locator.analysis.nearest.offline import OfflineNearest, offline_nearest
 from locator.analysis.nearest.targets import Accept
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
 from locator.analysis.routing import Route
@@ -408,6 +409,16 @@ class Locator:
                 bound_s=bound_s if math.isfinite(bound_s) else None,
             )
         return answers[:k]
+
+    def offline_nearest(self, mode: str | None = None) -> OfflineNearest:
+        """The compact per-node copy of the nearest-station forests of every kind, for an
+        app that must answer "nearest station" without the network
+        (:mod:`locator.analysis.nearest.offline`)."""
+        mode = self.check_mode(mode)
+        state = self._state
+        return offline_nearest(
+            self._engines.net.graph, mode, {kd.value: state.index(mode, kd) for kd in StationKind}
+        )
 
     # ------------------------------------------------------------------ routes
     def route(

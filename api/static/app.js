@@ -180,6 +180,13 @@
     this.body = body || {};
   }
 
+  var dataUrls = []; // what the app showed, stored by the service worker for later
+
+  function getData(url) {
+    if (dataUrls.indexOf(url) < 0) dataUrls.push(url);
+    return getJSON(url);
+  }
+
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/geo+json, application/json" } }).then(function (r) {
       return r.json().catch(function () { return null; }).then(function (body) {
@@ -197,7 +204,7 @@
 
   function getAllFeatures(url, acc) {
     acc = acc || [];
-    return getJSON(url).then(function (body) {
+    return getData(url).then(function (body) {
       acc.push.apply(acc, (body && body.features) || []);
       var next = nextLink(body);
       return next ? getAllFeatures(new URL(next, url).toString(), acc) : acc;
@@ -357,19 +364,19 @@
     // banner outlines (82 kB) only once a driver zooms in: the first view stays light
     if (bannersLoaded || map.getZoom() < 7) return;
     bannersLoaded = true;
-    getJSON(apiUrl("v1/basemap/regions", { level: "banner" })).then(function (fc) {
+    getData(apiUrl("v1/basemap/regions", { level: "banner" })).then(function (fc) {
       drawRegions(fc);
       document.body.dataset.banners = String(fc.features.length);
     }).catch(function () { bannersLoaded = false; });
   }
 
   function loadBasemap() {
-    getJSON(apiUrl("v1/basemap/regions", { level: "league" })).then(function (fc) {
+    getData(apiUrl("v1/basemap/regions", { level: "league" })).then(function (fc) {
       drawRegions(fc);
       document.body.dataset.regions = String(fc.features.length);
       loadBanners();
     }).catch(function () { document.body.dataset.regions = "error"; });
-    getJSON(apiUrl("v1/basemap/roads")).then(function (fc) {
+    getData(apiUrl("v1/basemap/roads")).then(function (fc) {
       L.geoJSON(fc, {
         renderer: roadRenderer, interactive: false,
         style: function () { return { color: "#b45309", weight: 1, opacity: 0.55 }; }
@@ -495,7 +502,7 @@
   }
 
   function loadCircles() {
-    return getJSON(apiUrl("v1/basemap/circles", { minutes: cfg.minutes.join(","), mode: cfg.mode }))
+    return getData(apiUrl("v1/basemap/circles", { minutes: cfg.minutes.join(","), mode: cfg.mode }))
       .then(function (fc) { circleFeatures = fc; drawCircles(); },
             function () { document.body.dataset.circles = "error"; });
   }
@@ -599,7 +606,7 @@
     var meta = document.createElement("span");
     meta.className = "result-meta";
     var parts = [T.kinds[props.kind] || props.kind];
-    if (extra && extra.meta) parts.push(extra.meta);
+    if (extra && extra.meta !== undefined) { if (extra.meta) parts.push(extra.meta); }
     else if (a.distance_m !== undefined) parts.push(distanceText(a.distance_m));
     var h = hoursText(a.hours_on_arrival);
     if (h) parts.push(h);
@@ -746,11 +753,109 @@
     }).catch(function (err) {
       if (mine !== query) return;
       var code = (err && err.code) || "generic";
+      if (code === "network" && pack && showOffline(lon, lat)) return;
       setStatus(errorText(err), true);
       openSheet(true);
       document.body.dataset.nearest = "error:" + code;
       post("error", { code: code, detail: (err && err.detail) || "" });
     });
+  }
+
+  // ------------------------------------------------------------------ offline
+  var pack = null; // the offline nearest-station pack, decoded (see /v1/offline/nearest)
+
+  function decodePack(buf) {
+    var view = new DataView(buf);
+    var magic = String.fromCharCode(view.getUint8(0), view.getUint8(1), view.getUint8(2), view.getUint8(3));
+    if (magic !== "BPLN" || view.getUint32(4, true) !== 1) return null;
+    var headLen = view.getUint32(8, true);
+    var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 12, headLen)));
+    var pos = 12 + headLen, arrays = {};
+    var types = { "<f4": Float32Array, "<i2": Int16Array, "<u2": Uint16Array };
+    header.arrays.forEach(function (spec) {
+      var Type = types[spec.dtype];
+      arrays[spec.name] = new Type(buf.slice(pos, pos + spec.count * Type.BYTES_PER_ELEMENT));
+      var n = spec.count * Type.BYTES_PER_ELEMENT;
+      pos += n + ((4 - n % 4) % 4);
+    });
+    return { header: header, arrays: arrays };
+  }
+
+  function loadPack() {
+    return fetch(apiUrl("v1/offline/nearest", { mode: cfg.mode })).then(function (r) {
+      return r.ok ? r.arrayBuffer() : null;
+    }).then(function (buf) {
+      pack = buf ? decodePack(buf) : null;
+      if (pack) document.body.dataset.offline = "ready";
+    }).catch(function () { /* offline without a stored pack: nothing to add */ });
+  }
+
+  function offlineAnswers(lon, lat) {
+    // the nearest road node (equirectangular distance is enough at this scale), then one
+    // row of the pack per kind
+    var a = pack.arrays, n = pack.header.n_nodes, k = Math.cos(lat * Math.PI / 180);
+    var best = -1, bestD = Infinity;
+    for (var i = 0; i < n; i++) {
+      var dx = (a.node_lon[i] - lon) * k, dy = a.node_lat[i] - lat;
+      var d = dx * dx + dy * dy;
+      if (d < bestD) { bestD = d; best = i; }
+    }
+    var km = Math.sqrt(bestD) * 111.2;
+    var out = [];
+    cfg.kinds.forEach(function (kind) {
+      var info = pack.header.kinds[kind];
+      if (!info) return;
+      var st = a["station." + kind][best], t = a["time." + kind][best];
+      if (st < 0 || t === 65535) return;
+      out.push({ station_id: info.stations[st], duration_s: t * pack.header.time_unit_s,
+                 offline: true, node_km: km, node: [a.node_lon[best], a.node_lat[best]] });
+    });
+    out.sort(function (x, y) { return x.duration_s - y.duration_s; });
+    return { answers: out.slice(0, RESULTS), km: km };
+  }
+
+  function showOffline(lon, lat) {
+    var res = offlineAnswers(lon, lat);
+    if (!res.answers.length) return false;
+    answers = res.answers;
+    setStatus(fmt(T.offline_estimate, { d: distanceText(res.km * 1000) }));
+    var title = $("locator-list-title");
+    title.textContent = T.nearest_title;
+    title.hidden = false;
+    $("locator-hint").hidden = true;
+    answers.forEach(function (a, i) {
+      $("locator-results").appendChild(resultItem(a, i + 1, {
+        time: fmt(T.offline_time, { t: durationText(a.duration_s) }), meta: ""
+      }));
+    });
+    selectMarker(answers[0].station_id);
+    showDetail(answers[0].station_id, null);
+    openSheet(true);
+    document.body.dataset.nearest = "offline";
+    return true;
+  }
+
+  function startOffline() {
+    // a service worker keeps the app and its data for a journey without signal
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function () {
+      // requests go through the worker only once it controls this page
+      if (navigator.serviceWorker.controller) return null;
+      return new Promise(function (resolve) {
+        navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true });
+      });
+    }).then(function () {
+      // the first visit fetched its data before the worker was there: once more, stored
+      return Promise.all(dataUrls.map(function (u) { return fetch(u).catch(function () {}); }));
+    }).then(loadPack).then(function () {
+      if (!pack) return;
+      var li = document.createElement("li");
+      li.className = "offline-saved";
+      li.textContent = T.offline_saved;
+      $("locator-legend").appendChild(li);
+    }).catch(function () { /* the app works online without it */ });
   }
 
   // ------------------------------------------------------------------ along my way
@@ -872,7 +977,7 @@
   }
 
   function loadPorts() {
-    return getJSON(apiUrl("v1/ports", { lang: cfg.apiLang })).then(function (fc) {
+    return getData(apiUrl("v1/ports", { lang: cfg.apiLang })).then(function (fc) {
       ports = fc.features || [];
       var sel = $("locator-port");
       var none = document.createElement("option");
@@ -964,6 +1069,8 @@
       post("ready", { stations: ids.length, lang: cfg.lang, kinds: cfg.kinds });
       if (cfg.station && stations[cfg.station]) selectStation(cfg.station, "param");
       return cfg.circles ? loadCircles() : null;
+    }).then(function () {
+      startOffline();
     }).catch(function (err) {
       setStatus(errorText(err), true);
       document.body.dataset.stations = "error";

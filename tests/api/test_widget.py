@@ -19,6 +19,7 @@ from api.basemap import BASEMAP_DECIMALS as COORD_DECIMALS
 from api.routers.widget import FONTS, STATIC_DIR, WIDGET_CSP, font_css, make_router
 from locator import Locator
 from locator.config import Settings
+from locator.errors import LocatorError
 from locator.stations import LocalizedName, Station, StationKind
 
 EXTERNAL_URL = re.compile(
@@ -336,3 +337,56 @@ def test_basemap_routes_are_in_the_openapi_document(client: TestClient) -> None:
     for path in ("/v1/basemap/roads", "/v1/basemap/regions", "/v1/basemap/circles"):
         assert paths[path]["get"]["summary"]
     assert "/widget" not in paths and "/widget/fonts.css" not in paths
+
+
+# ----------------------------------------------------------------------------- offline pack
+def _read_pack(raw: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    import json
+    import struct
+
+    assert raw[:4] == b"BPLN"
+    version, head_len = struct.unpack("<II", raw[4:12])
+    assert version == 1
+    header = json.loads(raw[12 : 12 + head_len])
+    arrays = {}
+    pos = 12 + head_len
+    for spec in header["arrays"]:
+        dtype = np.dtype(spec["dtype"])
+        n = spec["count"] * dtype.itemsize
+        arrays[spec["name"]] = np.frombuffer(raw[pos : pos + n], dtype=dtype)
+        pos += n + (-n % 4)
+    assert pos == len(raw)
+    return header, arrays
+
+
+def test_offline_pack_answers_like_the_engine_at_every_node(
+    client: TestClient, loc: Locator
+) -> None:
+    r = client.get("/v1/offline/nearest", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-encoding"] == "gzip"
+    header, arrays = _read_pack(r.content)
+    assert header["mode"] == "truck" and header["time_unit_s"] == 10.0
+    assert set(header["kinds"]) == {k.value for k in StationKind}
+    n = header["n_nodes"]
+    assert arrays["node_lon"].shape == (n,) and 0 < n <= loc.network.graph.n_nodes
+    rng = np.random.default_rng(3)
+    for i in rng.choice(n, 60, replace=False).tolist():
+        lon, lat = float(arrays["node_lon"][i]), float(arrays["node_lat"][i])
+        for kind, info in header["kinds"].items():
+            st = int(arrays[f"station.{kind}"][i])
+            t = int(arrays[f"time.{kind}"][i])
+            try:
+                (best,) = loc.nearest(lon, lat, kind=kind)
+            except LocatorError:
+                assert st == -1 and t == 65535
+                continue
+            # the node's answer, up to the float32 position and the 10-s rounding
+            assert best.duration_s <= t * 10.0 + 60.0 and t * 10.0 <= best.duration_s + 70.0
+            if st >= 0:
+                ids = info["stations"]
+                same = loc.nearest(lon, lat, kind=kind, k=3)
+                assert ids[st] in {a.station.id for a in same if a.duration_s <= t * 10 + 60}
+    etag = r.headers["etag"]
+    assert client.get("/v1/offline/nearest", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/v1/offline/nearest", params={"mode": "plane"}).status_code == 422

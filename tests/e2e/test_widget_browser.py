@@ -58,6 +58,7 @@ LANGS = ("zh", "en", "mn", "ru")
 LATE = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 DRIVER_KINDS = ("driver_station", "worker_home")
 FIRST_VIEW_BUDGET = 400 * 1024  # bytes transferred (compressed) until the map is drawn
+OFFLINE_BUDGET = 2 * 1024 * 1024  # ... until everything is stored for use without signal
 MANZHOULI_VIEW = (117.48, 49.59, 11)  # center lon, lat, zoom of the main scenario
 MONGOLIAN_TEST_NAME = "ᠮᠠᠨᠵᠤᠤᠷ ᠵᠢᠯᠤᠭᠤᠴᠢᠨ ᠤ ᠭᠡᠷ"  # test data in traditional script
 WAIT_MS = 20_000
@@ -469,23 +470,74 @@ def test_along_my_way_lists_stations_with_detours_and_the_rest_plan(
     page.context.close()
 
 
-def test_first_view_stays_within_the_page_weight_budget(
+def test_first_view_and_offline_pack_stay_within_the_weight_budgets(
     server: LiveServer, browser: Browser
 ) -> None:
-    """Bytes actually transferred (compressed bodies and headers) until the map, the
-    stations and their circles are drawn, on a phone."""
+    """Bytes actually transferred (compressed bodies and headers), on a phone: until the
+    map, the stations and their circles are drawn (first view), and until everything is
+    stored for use without signal (the whole offline pack)."""
     ctx = browser.context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = ctx.new_page()
     done: list[Any] = []
     page.on("requestfinished", lambda r: done.append(r))  # noqa: PLW0108 (a builtin is refused)
+
+    def transferred() -> int:
+        sizes = [r.sizes() for r in done]
+        return sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
+
     page.goto(f"{server.base}/app?lang=zh")
     _wait_loaded(page)
-    page.wait_for_load_state("networkidle")
-    sizes = [r.sizes() for r in done]
-    total = sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
-    assert 0 < total <= FIRST_VIEW_BUDGET, total
+    first = transferred()
+    assert 0 < first <= FIRST_VIEW_BUDGET, first
     big = [r for r in done if r.sizes()["responseBodySize"] > 10_000]
     assert big and all(r.response().headers.get("content-encoding") == "gzip" for r in big)
+    page.wait_for_function("() => document.body.dataset.offline === 'ready'", timeout=WAIT_MS)
+    page.wait_for_load_state("networkidle")
+    assert transferred() <= OFFLINE_BUDGET, transferred()
+    ctx.close()
+
+
+def test_without_signal_the_app_still_answers_nearest_from_the_offline_pack(
+    server: LiveServer, browser: Browser
+) -> None:
+    """After one visit online, the network goes away: the page reloads from the service
+    worker and a tap answers from the pack (nearest road node, its stations), labelled."""
+    browser.requests.clear()
+    lon0, lat0, zoom = MANZHOULI_VIEW
+    ctx = browser.context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    url = f"{server.base}/app?lang=en&hours=any&center={lon0},{lat0}&zoom={zoom}"
+    page.goto(url)
+    _wait_loaded(page)
+    page.wait_for_function("() => document.body.dataset.offline === 'ready'", timeout=WAIT_MS)
+    assert page.evaluate("() => !!navigator.serviceWorker.controller")
+    ctx.set_offline(True)
+    page.reload()
+    _wait_loaded(page)  # the app, its data and its base map from the stored copies
+    page.wait_for_function("() => document.body.dataset.offline === 'ready'", timeout=WAIT_MS)
+    lon, lat = _road_point_east_of_manzhouli(server.loc)
+    x, y = _container_point(lon, lat, _view(page), (PHONE["width"], PHONE["height"]))
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "() => /offline|error|done/.test(document.body.dataset.nearest || '')", timeout=WAIT_MS
+    )
+    assert page.evaluate("() => document.body.dataset.nearest") == "offline"
+    status = page.locator("#locator-status").inner_text()
+    assert status.startswith("No signal: an estimate")
+    # the reference: the pack's nearest node to the tapped point, its stations by time
+    pack = server.loc.offline_nearest()
+    k = math.cos(math.radians(lat))
+    d = ((pack.node_lon - lon) * k) ** 2 + (pack.node_lat - lat) ** 2
+    i = int(np.argmin(d))
+    rows = sorted(
+        (int(pack.time[kind][i]), pack.station_ids[kind][int(pack.station[kind][i])])
+        for kind in DRIVER_KINDS
+        if int(pack.station[kind][i]) >= 0
+    )
+    listed = _listed(page)
+    assert listed and listed[0] == rows[0][1]
+    assert page.locator("#locator-results .result-time").first.inner_text().startswith("≈")
+    ctx.set_offline(False)
     ctx.close()
 
 
