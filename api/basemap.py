@@ -154,12 +154,17 @@ def region_collection(
         geom = shapely.simplify(unit.geometry, tolerance_deg, preserve_topology=True)
         if geom.is_empty:
             continue
+        label = shapely.point_on_surface(unit.geometry)
         features.append(
             {
                 "type": "Feature",
                 "id": unit.code,
                 "geometry": _round_geometry(geom),
-                "properties": unit.properties(),
+                "properties": {
+                    **unit.properties(),
+                    # where a map label (or a search hit) goes: a point inside the unit
+                    "label": [round(label.x, BASEMAP_DECIMALS), round(label.y, BASEMAP_DECIMALS)],
+                },
             }
         )
     return {"type": "FeatureCollection", "features": features}

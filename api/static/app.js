@@ -366,6 +366,7 @@
     bannersLoaded = true;
     getData(apiUrl("v1/basemap/regions", { level: "banner" })).then(function (fc) {
       drawRegions(fc);
+      addRegionPlaces(fc);
       document.body.dataset.banners = String(fc.features.length);
     }).catch(function () { bannersLoaded = false; });
   }
@@ -373,6 +374,7 @@
   function loadBasemap() {
     getData(apiUrl("v1/basemap/regions", { level: "league" })).then(function (fc) {
       drawRegions(fc);
+      addRegionPlaces(fc);
       document.body.dataset.regions = String(fc.features.length);
       loadBanners();
     }).catch(function () { document.body.dataset.regions = "error"; });
@@ -505,6 +507,137 @@
     return getData(apiUrl("v1/basemap/circles", { minutes: cfg.minutes.join(","), mode: cfg.mode }))
       .then(function (fc) { circleFeatures = fc; drawCircles(); },
             function () { document.body.dataset.circles = "error"; });
+  }
+
+  // ------------------------------------------------------------------ places: labels, search
+  var places = [];      // {type, id, name, sub, lon, lat, keys}
+  var labelsLayer = L.layerGroup().addTo(map);
+  var bannerLabels = [];
+  var PLACE_RANK = { port: 0, station: 1, league: 2, banner: 3 };
+
+  function norm(text) {
+    // case, accents, spaces and apostrophes do not matter ("Hulunbei'er" = "hulunbeier")
+    return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase().replace(/[\s'\u2019\-\u00b7.]/g, "");
+  }
+
+  function addPlace(type, id, names, lon, lat, sub) {
+    var keys = [];
+    Object.keys(names).forEach(function (k) { if (names[k]) keys.push(norm(names[k])); });
+    places.push({ type: type, id: id, name: pickName({ names: names, id: id }), sub: sub || "",
+                  lon: lon, lat: lat, keys: keys });
+  }
+
+  function placeLabel(lon, lat, text, cls) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return L.marker([lat, lon], {
+      icon: L.divIcon({ className: "place-label " + cls, html: span.outerHTML, iconSize: [0, 0] }),
+      interactive: false, keyboard: false
+    });
+  }
+
+  function regionNames(p) {
+    return { zh: p.name_zh, en: p.name_en, mn: p.name_mn, pinyin: p.name_pinyin };
+  }
+
+  function addRegionPlaces(fc) {
+    (fc.features || []).forEach(function (f) {
+      var p = f.properties || {};
+      if (!p.label) return;
+      var type = p.level === "league" ? "league" : "banner";
+      addPlace(type, p.code, regionNames(p), p.label[0], p.label[1], T["place_" + type]);
+      if (type === "banner") {
+        bannerLabels.push(placeLabel(p.label[0], p.label[1], pickName({ names: regionNames(p), id: p.code }), "banner"));
+      }
+    });
+    showLabels();
+  }
+
+  function showLabels() {
+    var on = map.getZoom() >= 8;
+    bannerLabels.forEach(function (m) {
+      if (on && !labelsLayer.hasLayer(m)) labelsLayer.addLayer(m);
+      if (!on && labelsLayer.hasLayer(m)) labelsLayer.removeLayer(m);
+    });
+  }
+
+  function addPortPlaces() {
+    ports.forEach(function (f) {
+      var p = f.properties, c = f.geometry.coordinates;
+      addPlace("port", p.id, p.names || {}, c[0], c[1], T.place_port);
+      placeLabel(c[0], c[1], pickName(p), "port").addTo(labelsLayer);
+    });
+  }
+
+  function addStationPlaces() {
+    Object.keys(stations).forEach(function (id) {
+      var f = stations[id], p = f.properties;
+      addPlace("station", id, Object.assign({ id: id }, p.names || {}), f.geometry.coordinates[0],
+               f.geometry.coordinates[1], T.kinds[p.kind]);
+    });
+  }
+
+  function search(text) {
+    var q = norm(text);
+    if (!q) return [];
+    var hits = [];
+    places.forEach(function (pl) {
+      var best = 3;
+      pl.keys.forEach(function (k) {
+        if (k === q) best = Math.min(best, 0);
+        else if (k.indexOf(q) === 0) best = Math.min(best, 1);
+        else if (k.indexOf(q) > 0) best = Math.min(best, 2);
+      });
+      if (best < 3) hits.push({ place: pl, score: best });
+    });
+    hits.sort(function (a, b) {
+      return a.score - b.score || PLACE_RANK[a.place.type] - PLACE_RANK[b.place.type] ||
+        (a.place.name < b.place.name ? -1 : 1);
+    });
+    return hits.slice(0, 6).map(function (h) { return h.place; });
+  }
+
+  function showSearch() {
+    var list = $("locator-search-results");
+    var text = $("locator-search").value;
+    list.textContent = "";
+    if (!text.trim()) { list.hidden = true; return; }
+    var hits = search(text);
+    if (!hits.length) {
+      var none = document.createElement("li");
+      none.className = "muted";
+      none.textContent = T.search_none;
+      list.appendChild(none);
+    }
+    hits.forEach(function (pl) {
+      var li = document.createElement("li");
+      li.setAttribute("role", "option");
+      var b = document.createElement("button");
+      b.type = "button";
+      b.dataset.place = pl.type + ":" + pl.id;
+      b.textContent = pl.name;
+      var sub = document.createElement("span");
+      sub.className = "sub";
+      sub.textContent = pl.sub;
+      b.appendChild(sub);
+      b.addEventListener("click", function () { goTo(pl); });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+    list.hidden = false;
+  }
+
+  function goTo(pl) {
+    $("locator-search-results").hidden = true;
+    $("locator-search").value = pl.name;
+    document.body.dataset.place = pl.type + ":" + pl.id;
+    if (tripMode && origin && pl.type !== "station") {
+      tripTo(pl.lon, pl.lat, pl.type === "port" ? pl.id : null);
+      return;
+    }
+    map.setView([pl.lat, pl.lon], pl.type === "league" ? 8 : pl.type === "banner" ? 9 : 11, { animate: false });
+    if (pl.type === "station") selectStation(pl.id, "search");
   }
 
   // ------------------------------------------------------------------ results
@@ -979,6 +1112,7 @@
   function loadPorts() {
     return getData(apiUrl("v1/ports", { lang: cfg.apiLang })).then(function (fc) {
       ports = fc.features || [];
+      addPortPlaces();
       var sel = $("locator-port");
       var none = document.createElement("option");
       none.value = "";
@@ -1010,6 +1144,7 @@
   map.on("zoomend", spread);
 
   map.on("zoomend", loadBanners);
+  map.on("zoomend", showLabels);
 
   function start() {
     $("locator-title").textContent = T.title;
@@ -1023,6 +1158,10 @@
     $("locator-services-label").textContent = T.services_label;
     $("locator-hours-label").textContent = T.hours_label;
     $("locator-nav-title").textContent = T.navigate;
+    $("locator-search-label").textContent = T.search_label;
+    $("locator-search").placeholder = T.search_placeholder;
+    $("locator-search").addEventListener("input", showSearch);
+    $("locator-search").addEventListener("focus", function () { openSheet(true); });
     if (!cfg.locate || !navigator.geolocation) $("locator-locate").hidden = true;
     if (!cfg.along) $("locator-along").hidden = true;
     openSheet(false);
@@ -1065,6 +1204,7 @@
     loadPorts();
     getAllFeatures(apiUrl("v1/stations", { lang: cfg.apiLang, limit: 500 })).then(function (features) {
       var ids = addStations(features);
+      addStationPlaces();
       setStatus(fmt(T.loaded, { n: ids.length }));
       post("ready", { stations: ids.length, lang: cfg.lang, kinds: cfg.kinds });
       if (cfg.station && stations[cfg.station]) selectStation(cfg.station, "param");

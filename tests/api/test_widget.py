@@ -249,6 +249,9 @@ def test_basemap_regions_are_the_leagues_and_banners(client: TestClient, loc: Lo
         original = loc.regions.get(f["id"]).geometry
         # simplified, yet the same place: areas within 5 %
         assert abs(geom.area - original.area) <= 0.05 * original.area
+        # the label point lies inside the unit (within the rounding)
+        label = shapely.Point(f["properties"]["label"])
+        assert original.buffer(1e-3).contains(label)
     leagues = client.get("/v1/basemap/regions", params={"level": "league"}).json()
     assert {f["id"] for f in leagues["features"]} == {u.code for u in loc.regions.leagues()}
     assert client.get("/v1/basemap/regions", params={"level": "x"}).status_code == 422

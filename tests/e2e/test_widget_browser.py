@@ -702,3 +702,46 @@ def test_api_docs_render_without_any_other_host(
     assert not refused, refused
     ctx.close()
     _assert_only_own_host(browser.requests, server.host)
+
+
+def test_search_finds_ports_regions_and_stations_in_every_script(
+    server: LiveServer, browser: Browser
+) -> None:
+    browser.requests.clear()
+    page = _open_page(browser, server, "lang=en&hours=any")
+    _wait_loaded(page, circles=False)
+    assert page.locator(".place-label.port").count() == len(server.loc.ports)
+    box = page.locator("#locator-search")
+
+    def first_hit(text: str) -> str:
+        box.fill(text)
+        hit = page.locator("#locator-search-results button").first
+        hit.wait_for(timeout=WAIT_MS)
+        return str(hit.get_attribute("data-place"))
+
+    assert first_hit("manzh") == "port:manzhouli"
+    assert first_hit("满洲里") == "port:manzhouli"
+    assert first_hit("Маньчжурия") == "port:manzhouli"  # Russian
+    assert first_hit("Манжуур") == "port:manzhouli"  # Mongolian (Cyrillic)
+    assert first_hit("hulunbei'er") == "league:150700"  # pinyin, apostrophe ignored
+    assert first_hit("erl-driver-home-05") == "station:erl-driver-home-05"
+    box.fill("zzzz-nowhere")
+    assert page.locator("#locator-search-results").inner_text() == "No place of that name."
+    # choosing a hit moves the map there
+    box.fill("ceke")
+    page.locator("#locator-search-results button[data-place='port:ceke']").click()
+    lon, lat, zoom = _view(page)
+    port = server.loc.port("ceke")
+    assert abs(lon - port.lon) < 0.01 and abs(lat - port.lat) < 0.01 and zoom == 11
+    # in Along my way, a found port is the destination
+    # a road north-east of the port (clear of the side panel)
+    x, y = _container_point(101.3362, 42.5977, _view(page), (VIEWPORT["width"], VIEWPORT["height"]))
+    page.mouse.click(x, y)
+    page.wait_for_function("() => /done|error/.test(document.body.dataset.nearest || '')")
+    page.locator("#locator-along").click()
+    box.fill("Erenhot")
+    with page.expect_response(lambda r: "/v1/trips/stations?" in r.url) as info:
+        page.locator("#locator-search-results button[data-place='port:erenhot']").click()
+    assert parse_qs(urlsplit(info.value.url).query)["to"] == ["erenhot"]
+    page.context.close()
+    _assert_only_own_host(browser.requests, server.host)
