@@ -23,9 +23,12 @@ so a browser enforces the "no other host" rule even if a script tried otherwise.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,8 @@ import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fontTools import subset
+from fontTools.ttLib import TTFont
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -97,8 +102,13 @@ FONTS: dict[str, FontSpec] = {
 }
 
 
-def font_css(roots: Sequence[Path]) -> str:
-    """``@font-face`` rules for the installed fonts; comments name the missing ones."""
+def font_css(roots: Sequence[Path], subsets: dict[str, str] | None = None) -> str:
+    """``@font-face`` rules for the installed fonts; comments name the missing ones.
+
+    ``subsets`` maps a font's file to the name of its subset (see :class:`FontSubsets`):
+    the rule then points at the subset, which holds the glyphs of every name the service
+    can show in that script.
+    """
     out = ["/* Fonts served by this server (see docs/widget.md). */"]
     for spec in FONTS.values():
         path = spec.find(roots)
@@ -110,7 +120,8 @@ def font_css(roots: Sequence[Path]) -> str:
             continue
         sources = [f'local("{name}")' for name in spec.local_names]
         fmt = f' format("{spec.format}")' if spec.format else ""
-        sources.append(f'url("fonts/{spec.file}"){fmt}')
+        file = (subsets or {}).get(spec.file, spec.file)
+        sources.append(f'url("fonts/{file}"){fmt}')
         out.append(
             "@font-face {\n"
             f'  font-family: "{spec.family}";\n'
@@ -120,6 +131,63 @@ def font_css(roots: Sequence[Path]) -> str:
             "}"
         )
     return "\n".join(out) + "\n"
+
+
+#: Characters every traditional-Mongolian subset keeps besides the names' own: the free
+#: variation selectors, the vowel separator, the narrow no-break space (suffixes), ZWNJ/ZWJ.
+MONGOLIAN_CONTROLS = "\u180b\u180c\u180d\u180e\u180f\u202f\u200c\u200d "
+
+
+def traditional_mongolian_text(loc: Locator) -> str:
+    """Every character of the traditional-script names the service can show (stations
+    and ports), sorted, with :data:`MONGOLIAN_CONTROLS`."""
+    chars = set(MONGOLIAN_CONTROLS)
+    for st in loc.stations():
+        chars.update(st.name.mn_mong or "")
+    for port in loc.ports:
+        chars.update(port.name.mn_mong or "")
+    return "".join(sorted(chars))
+
+
+class FontSubsets:
+    """Subsets of a font for a given text (fontTools, every layout feature kept, so the
+    joining forms of the script stay right), made on first use and kept by name.
+
+    The name carries a hash of the text: when a station edit brings a new character, the
+    stylesheet points at a new subset, and browsers keep caching the old one safely.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def name(file: str, text: str) -> str:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+        stem, _, ext = file.rpartition(".")
+        return f"{stem}.subset-{digest}.{ext}"
+
+    def make(self, path: Path, file: str, text: str) -> str:
+        """The subset's name, making it now if needed."""
+        name = self.name(file, text)
+        with self._lock:
+            if name not in self._made:
+                options = subset.Options()
+                options.layout_features = ["*"]
+                options.name_IDs = ["*"]
+                options.notdef_outline = True
+                subsetter = subset.Subsetter(options)
+                subsetter.populate(text=text)
+                font = TTFont(str(path))
+                subsetter.subset(font)
+                out = io.BytesIO()
+                font.save(out)
+                self._made[name] = out.getvalue()
+        return name
+
+    def get(self, name: str) -> bytes | None:
+        with self._lock:
+            return self._made.get(name)
 
 
 # --------------------------------------------------------------------------- models
@@ -284,6 +352,7 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     """The widget's routes (pages and fonts hidden from the OpenAPI, base map documented)."""
     router = APIRouter()
     roots = tuple(font_roots)
+    subsets = FontSubsets()
 
     def app_page() -> Response:
         return FileResponse(
@@ -328,15 +397,28 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         )
 
     @router.get("/widget/fonts.css", include_in_schema=False)
-    def widget_fonts_css() -> Response:
+    def widget_fonts_css(request: Request) -> Response:
+        made: dict[str, str] = {}
+        loc: Locator | None = getattr(request.app.state, "locator", None)
+        mongolian = FONTS["NotoSansMongolian-Regular.ttf"]
+        path = mongolian.find(roots)
+        if loc is not None and path is not None:
+            # the glyphs of the names we can show: about 20 kB instead of 240 kB
+            text = traditional_mongolian_text(loc)
+            made[mongolian.file] = subsets.make(path, mongolian.file, text)
         return Response(
-            font_css(roots),
+            font_css(roots, made),
             media_type="text/css; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=300"},
+            headers={"Cache-Control": "no-cache"},
         )
 
     @router.get("/widget/fonts/{file}", include_in_schema=False)
     def widget_font(file: str) -> Response:
+        sub = subsets.get(file)
+        if sub is not None:
+            return Response(
+                sub, media_type="font/ttf", headers={"Cache-Control": "public, max-age=604800"}
+            )
         spec = FONTS.get(file)
         path = spec.find(roots) if spec is not None else None
         if spec is None or path is None:

@@ -393,3 +393,49 @@ def test_offline_pack_answers_like_the_engine_at_every_node(
     etag = r.headers["etag"]
     assert client.get("/v1/offline/nearest", headers={"If-None-Match": etag}).status_code == 304
     assert client.get("/v1/offline/nearest", params={"mode": "plane"}).status_code == 422
+
+
+def test_traditional_mongolian_font_is_a_subset_of_the_names_we_show(
+    writable_artifact: Path,
+) -> None:
+    """fonts.css points at a subset holding every traditional-script character of the
+    station and port names (20 kB rather than the 240 kB font); a station edit bringing a
+    new character gets a new subset that covers it."""
+    import io as _io
+
+    from fontTools.ttLib import TTFont
+
+    spec = FONTS["NotoSansMongolian-Regular.ttf"]
+    if spec.find([Path("/usr/share/fonts")]) is None:
+        pytest.fail("needs Debian's fonts-noto-core (make install-browser)")
+    app = create_app(Settings(artifact_dir=writable_artifact, rate_limit_enabled=False))
+    with TestClient(app) as c:
+        loc: Locator = app.state.locator
+
+        def served_subset() -> tuple[str, set[int]]:
+            css = c.get("/widget/fonts.css").text
+            (name,) = re.findall(
+                r'url\("fonts/(NotoSansMongolian-Regular\.subset-[0-9a-f]+\.ttf)"', css
+            )
+            r = c.get(f"/widget/fonts/{name}")
+            assert r.status_code == 200 and r.headers["content-type"] == "font/ttf"
+            assert len(r.content) < 60_000  # the whole font is about 240 kB
+            cmap = TTFont(_io.BytesIO(r.content)).getBestCmap()
+            return name, set(cmap)
+
+        first, covered = served_subset()
+        names = "".join(s.name.mn_mong or "" for s in loc.stations())
+        assert {ord(ch) for ch in names if not ch.isspace()} <= covered
+        base = loc.station("erl-driver-home-01")
+        new_text = "\u1824\u1833\u1826\u182d\u1822"  # characters the sample names may lack
+        st = base.model_copy(
+            update={
+                "id": "mong-font-test",
+                "name": LocalizedName(en="Font test", mn_mong=new_text),
+            }
+        )
+        loc.add_station(st, actor="font-test")
+        second, covered2 = served_subset()
+        assert {ord(ch) for ch in new_text} <= covered2
+        if not {ord(ch) for ch in new_text} <= covered:
+            assert second != first
