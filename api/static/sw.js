@@ -14,7 +14,7 @@ var CACHE = "border-port-locator-v1";
 var SHELL = [
   "/app", "/static/app.js", "/static/app.css", "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css", "/widget/fonts.css", "/static/icon.svg",
-  "/static/manifest.webmanifest", "/static/i18n/zh.json", "/static/i18n/en.json",
+  "/static/manifest.webmanifest", "/static/icon-192.png", "/static/i18n/zh.json", "/static/i18n/en.json",
   "/static/i18n/mn.json", "/static/i18n/ru.json"
 ];
 // data worth keeping for a journey without signal (answers computed per request are not)

@@ -439,3 +439,31 @@ def test_traditional_mongolian_font_is_a_subset_of_the_names_we_show(
         assert {ord(ch) for ch in new_text} <= covered2
         if not {ord(ch) for ch in new_text} <= covered:
             assert second != first
+
+
+def test_installable_app_manifest_icons_and_service_worker_shell(client: TestClient) -> None:
+    import io as _io
+    import json
+
+    from PIL import Image
+
+    page = client.get("/app").text
+    assert 'rel="manifest" href="static/manifest.webmanifest"' in page
+    manifest = json.loads(client.get("/static/manifest.webmanifest").text)
+    assert manifest["start_url"] == "/app" and manifest["display"] == "standalone"
+    for icon in manifest["icons"]:
+        r = client.get(icon["src"])
+        assert r.status_code == 200, icon
+        if icon["type"] == "image/png":
+            w, h = (int(v) for v in icon["sizes"].split("x"))
+            assert Image.open(_io.BytesIO(r.content)).size == (w, h)
+    sw = client.get("/sw.js")
+    assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
+    assert sw.headers["cache-control"] == "no-cache"
+    # every file the worker stores on install exists (one missing file fails the install)
+    shell = re.search(r"var SHELL = \[(.*?)\];", sw.text, re.S)
+    assert shell is not None
+    files = re.findall(r'"([^"]+)"', shell.group(1))
+    assert "/app" in files and "/static/app.js" in files
+    for f in files:
+        assert client.get(f).status_code == 200, f
