@@ -177,6 +177,10 @@ def route_properties(r: Route) -> dict[str, Any]:
             for s in r.steps
         ],
         "crosses_border": r.crosses_border,
+        "border_crossings": [
+            [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]
+            for lon, lat in r.border_crossings
+        ],
     }
 
 

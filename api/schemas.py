@@ -192,6 +192,11 @@ class RouteProperties(BaseModel):
     distance_m: float = Field(ge=0)
     steps: list[Step]
     crosses_border: bool = Field(description="The route leaves or enters China")
+    border_crossings: list[list[float]] = Field(
+        default_factory=list,
+        description="Where the route passes the state border: [lon, lat] of the first point "
+        "on the other side, in travel order",
+    )
 
 
 _ROUTE_FEATURE: dict[str, Any] = {
@@ -203,6 +208,7 @@ _ROUTE_FEATURE: dict[str, Any] = {
         "distance_m": 1020.0,
         "steps": [{"name": "G301", "distance_m": 1020.0, "duration_s": 61.2}],
         "crosses_border": False,
+        "border_crossings": [],
     },
 }
 

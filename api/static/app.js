@@ -418,7 +418,7 @@
     function root(i) { while (group[i] !== i) i = group[i] = group[group[i]]; return i; }
     for (var i = 0; i < ids.length; i++) {
       for (var j = i + 1; j < ids.length; j++) {
-        if (pts[i].distanceTo(pts[j]) < 36) group[root(j)] = root(i);
+        if (pts[i].distanceTo(pts[j]) < 46) group[root(j)] = root(i); // 44-px targets would overlap
       }
     }
     var members = {};
@@ -426,12 +426,18 @@
     Object.keys(members).forEach(function (r) {
       var list = members[r].sort();
       var n = list.length;
-      var radius = n > 1 ? Math.max(26, 44 * n / (2 * Math.PI)) : 0;
+      // a ring round the group's centre with room for every 44-px marker
+      var radius = n > 1 ? Math.max(26, 48 * n / (2 * Math.PI)) : 0;
+      var cx = 0, cy = 0;
+      list.forEach(function (id) { var q = pts[ids.indexOf(id)]; cx += q.x / n; cy += q.y / n; });
       list.forEach(function (id, k) {
         var a = 2 * Math.PI * k / n - Math.PI / 2;
         var m = markers[id];
         var kind = stations[id].properties.kind;
-        m.setIcon(icon(kind, n > 1 ? radius * Math.cos(a) : 0, n > 1 ? radius * Math.sin(a) : 0));
+        var own = pts[ids.indexOf(id)];
+        var dx = n > 1 ? cx + radius * Math.cos(a) - own.x : 0;
+        var dy = n > 1 ? cy + radius * Math.sin(a) - own.y : 0;
+        m.setIcon(icon(kind, dx, dy));
         var el = m.getElement();
         if (el) {
           el.dataset.stationId = id;
@@ -690,7 +696,7 @@
   }
 
   function nearestPort(coords) {
-    // the port closest to the route (where it crosses the border), within 30 km
+    // the port closest to the given points (where the route crosses), within 30 km
     var best = null, bestD = Infinity;
     ports.forEach(function (p) {
       var c = p.geometry.coordinates;
@@ -707,7 +713,8 @@
   function showBorder(route) {
     var notice = $("locator-notice");
     if (!route || !route.crosses_border) { notice.hidden = true; return; }
-    var port = nearestPort((route.geometry && route.geometry.coordinates) || []);
+    // the port nearest the first place the route passes the border
+    var port = nearestPort((route.border_crossings || []).slice(0, 1));
     notice.textContent = port ? fmt(T.border_port, { port: pickName(port.properties) }) : T.border;
     notice.hidden = false;
     document.body.dataset.border = port ? port.properties.id : "yes";
@@ -842,7 +849,8 @@
       return {
         station_id: f.id || (p.station && p.station.id), station: p.station ? p.station.properties : null,
         duration_s: Number(p.duration_s), distance_m: Number(p.distance_m),
-        crosses_border: !!p.crosses_border, open_on_arrival: p.open_on_arrival,
+        crosses_border: !!p.crosses_border, border_crossings: p.border_crossings || [],
+        open_on_arrival: p.open_on_arrival,
         hours_on_arrival: p.hours_on_arrival, route: f.geometry,
         geometry: f.geometry
       };
@@ -1032,7 +1040,8 @@
       var fc = res[0], rp = res[1];
       var route = fc.features[0];
       var layer = drawRoute(route.geometry);
-      showBorder({ crosses_border: route.properties.crosses_border, geometry: route.geometry });
+      showBorder({ crosses_border: route.properties.crosses_border,
+                   border_crossings: route.properties.border_crossings || [] });
       setStatus(fmt(T.trip_summary, { t: durationText(route.properties.duration_s), d: distanceText(route.properties.distance_m) }));
       var title = $("locator-list-title");
       title.textContent = T.trip_stations;

@@ -64,6 +64,10 @@ class Route:
     crosses_border
         True when the polyline has points both inside and outside the China outline
         given to the engine (always False without one). Only polyline vertices are tested.
+    border_crossings
+        Where the polyline passes the outline, in travel order: for each change of side,
+        the ``(lon, lat)`` of the first vertex on the new side (empty when it stays on one
+        side).
     """
 
     mode: str
@@ -73,6 +77,7 @@ class Route:
     edges: list[int]
     steps: list[Step]
     crosses_border: bool
+    border_crossings: tuple[tuple[float, float], ...] = ()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):
@@ -85,6 +90,7 @@ class Route:
             and self.edges == other.edges
             and self.steps == other.steps
             and self.crosses_border == other.crosses_border
+            and self.border_crossings == other.border_crossings
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking: not hashable
@@ -202,6 +208,16 @@ class RoutingEngine:
         ends = self._inside(np.array([start[0], end[0]]), np.array([start[1], end[1]]))
         n_in += int(np.count_nonzero(ends))
         return bool(0 < n_in < int(vidx.shape[0]) + 2)
+
+    def _crossings(self, vidx: IntArray, coords: FloatArray) -> tuple[tuple[float, float], ...]:
+        """The first vertex on the other side at each change of side (only computed for
+        routes that cross: a rare case, off the hot path)."""
+        if self._inside is None or self._vertex_inside is None:
+            return ()
+        ends = self._inside(coords[[0, -1], 0], coords[[0, -1], 1])
+        side = np.concatenate([[bool(ends[0])], self._vertex_inside[vidx], [bool(ends[1])]])
+        flips = np.flatnonzero(side[1:] != side[:-1]) + 1
+        return tuple((float(coords[i, 0]), float(coords[i, 1])) for i in flips.tolist())
 
     def assemble(
         self,
@@ -329,6 +345,7 @@ class RoutingEngine:
         z[-1] = complex(*end)
         coords = z.view(np.float64).reshape(-1, 2)  # (real, imag) pairs: no copy
         coords.flags.writeable = False
+        crosses = self._crosses(vidx, start, end)
         return Route(
             mode=mode,
             duration_s=dur_s,
@@ -336,7 +353,8 @@ class RoutingEngine:
             coordinates=coords,
             edges=edges,
             steps=steps,
-            crosses_border=self._crosses(vidx, start, end),
+            crosses_border=crosses,
+            border_crossings=self._crossings(vidx, coords) if crosses else (),
         )
 
     def _steps(

@@ -747,3 +747,38 @@ def test_search_finds_ports_regions_and_stations_in_every_script(
     assert parse_qs(urlsplit(info.value.url).query)["to"] == ["erenhot"]
     page.context.close()
     _assert_only_own_host(browser.requests, server.host)
+
+
+def test_tapping_each_marker_of_a_cluster_selects_that_station(
+    server: LiveServer, browser: Browser
+) -> None:
+    """Stations that share a road node (Erenhot: 13 on 7) or nearly do (Manzhouli) are
+    spread apart: a tap at the centre of each marker selects that very station (a tap on
+    one used to select its neighbour)."""
+    checked = 0
+    for view in ((111.95, 43.655, 12), (117.44, 49.59, 12)):
+        page = _open_page(
+            browser,
+            server,
+            f"lang=en&center={view[0]},{view[1]}&zoom={view[2]}&circles=0",
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+        )
+        _wait_loaded(page, circles=False)
+        for s in server.loc.stations():
+            marker = page.locator(f'.locator-station[data-station-id="{s.id}"]')
+            box = marker.bounding_box()
+            if box is None or not (
+                0 < box["x"] < PHONE["width"] - 100 and 100 < box["y"] < PHONE["height"] - 120
+            ):
+                continue  # off screen, under the zoom buttons or the sheet
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            selected = page.locator(".locator-station.selected").evaluate_all(
+                "ms => ms.map(m => m.dataset.stationId)"
+            )
+            assert selected == [s.id]
+            page.locator("#sheet-handle").click()  # collapse the sheet the tap opened
+            checked += 1
+        page.context.close()
+    assert checked >= 12

@@ -385,3 +385,22 @@ def test_nearest_open_on_arrival(loc: Locator) -> None:
         loc.nearest(111.98, 43.65, open_on_arrival=True)
     with pytest.raises(InvalidParameterError):
         loc.nearest(111.98, 43.65, depart_at="23:00")  # type: ignore[arg-type]
+
+
+def test_border_crossings_are_where_the_route_changes_side(loc: Locator) -> None:
+    """From Zamyn-Üüd (Mongolia) to the nearest driver station at Erenhot: the route says
+    where it passes the outline (the first vertex on the Chinese side)."""
+    (a,) = loc.nearest(111.90, 43.72, kind="driver_station")
+    route = a.route
+    assert route.crosses_border and route.border_crossings
+    regions = loc.regions
+    assert regions is not None
+    coords = [tuple(c) for c in route.coordinates.tolist()]
+    inside = [bool(regions.in_china(x, y)) for x, y in coords]
+    flips = [coords[i] for i in range(1, len(coords)) if inside[i] != inside[i - 1]]
+    assert list(route.border_crossings) == flips
+    erenhot = loc.port("erenhot")
+    x, y = route.border_crossings[0]
+    assert abs(x - erenhot.lon) < 0.2 and abs(y - erenhot.lat) < 0.2
+    (home,) = loc.nearest(111.98, 43.65, kind="driver_station")
+    assert not home.route.crosses_border and home.route.border_crossings == ()
