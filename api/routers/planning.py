@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import hashlib
+import io
+from typing import Annotated, Any, Literal
 
 import shapely
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.geojson import GeoJSONResponse, dumps, geometry, point
+from api.geojson import GEOJSON, GeoJSONResponse, dumps, geometry, if_none_match, point
 from api.i18n import Lang, language_headers, pick, request_lang
 from api.limits import heavy_slot
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg
@@ -37,11 +40,28 @@ def _share(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
+_COVERAGE_FORMATS = {
+    "text/csv": {
+        "description": "f=csv: the table (UTF-8 with a byte-order mark, so Excel reads "
+        "Chinese), one row per league/banner and a last row for the whole region",
+        "example": "\ufeffcode,name,road_km,covered_km,share,demand_total,demand_covered\n",
+    },
+    "application/geo+json": {
+        "description": "f=geojson: the uncovered stretches as a FeatureCollection (QGIS, any GIS)",
+        "example": {"type": "FeatureCollection", "features": []},
+    },
+}
+
+
 @router.get(
     "/coverage",
     summary="Coverage of a region by the service circles of one station kind",
     response_model=CoverageResponse,
-    responses=problem_responses(404, 413, 503),
+    responses={
+        **problem_responses(404, 413, 503),
+        200: {"content": _COVERAGE_FORMATS},
+        304: {"description": "Not modified (same stations and parameters)"},
+    },
     dependencies=[Depends(heavy_slot)],
 )
 def coverage(
@@ -78,20 +98,55 @@ def coverage(
     ] = 50.0,
     crs: CrsQ = Crs.wgs84,
     lang: LangQ = None,
+    f: Annotated[
+        Literal["json", "csv", "geojson"] | None,
+        Query(
+            description="Output format (OGC API style): json (default), csv (the table), "
+            "geojson (the uncovered stretches); also chosen by Accept: text/csv or "
+            "application/geo+json"
+        ),
+    ] = None,
 ) -> Response:
     """Summary figures, a per-league (or per-banner in a league) table, and the road
-    stretches no circle reaches as a MultiLineString feature.
+    stretches no circle reaches as a MultiLineString feature; or the table as CSV, or the
+    stretches as a GeoJSON FeatureCollection (``f``). ETag: the same stations and
+    parameters give the same body (304 on ``If-None-Match``).
 
     Demand points are the ports and worker homes (weight 1 each).
     """
     language = request_lang(request, lang)
+    fmt = f or _format_from_accept(request.headers.get("accept", ""))
+    etag = (
+        '"'
+        + hashlib.sha256(
+            "|".join(
+                map(
+                    str,
+                    (
+                        loc.stations_version,
+                        kind.value,
+                        region,
+                        minutes,
+                        loc.check_mode(mode),
+                        simplify_m,
+                        crs.value,
+                        language,
+                        fmt,
+                    ),
+                )
+            ).encode("utf-8")
+        ).hexdigest()[:32]
+        + '"'
+    )
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
     report = loc.coverage(
         kind=kind, minutes=minutes, mode=mode, region=region_arg(loc, region, crs)
     )
     gaps = report.uncovered
     if simplify_m > 0 and not gaps.is_empty:
         gaps = shapely.simplify(gaps, simplify_m / METRES_PER_DEGREE, preserve_topology=False)
-    body = {
+    body: dict[str, Any] = {
         "kind": report.kind,
         "mode": report.mode,
         "minutes": report.minutes,
@@ -123,9 +178,61 @@ def coverage(
             },
         },
     }
-    return Response(
-        dumps(body), media_type=JSONResponse.media_type, headers=language_headers(language)
-    )
+    headers = {**language_headers(language), "ETag": etag, "Cache-Control": "no-cache"}
+    stem = f"coverage-{report.region}-{report.kind}-{report.minutes:g}min".replace("/", "_")
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}.csv"'
+        return Response(_coverage_csv(body), media_type="text/csv; charset=utf-8", headers=headers)
+    if fmt == "geojson":
+        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-gaps.geojson"'
+        gaps_fc = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    **body["uncovered"],
+                    "properties": {
+                        **body["uncovered"]["properties"],
+                        "region": report.region,
+                        "kind": report.kind,
+                        "mode": report.mode,
+                        "minutes": report.minutes,
+                    },
+                }
+            ]
+            if body["uncovered"]["geometry"] is not None
+            else [],
+        }
+        return Response(dumps(gaps_fc), media_type=GEOJSON, headers=headers)
+    return Response(dumps(body), media_type=JSONResponse.media_type, headers=headers)
+
+
+def _format_from_accept(accept: str) -> str:
+    """``csv`` or ``geojson`` when the client asks for them first, else ``json``."""
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media == "text/csv":
+            return "csv"
+        if media == "application/geo+json":
+            return "geojson"
+        if media in ("application/json", "*/*", "application/*"):
+            return "json"
+    return "json"
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)
+
+
+def _coverage_csv(body: dict[str, Any]) -> bytes:
+    """The coverage table as CSV with a BOM, the region's own figures as the last row."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    cols = ["code", "name", "road_km", "covered_km", "share", "demand_total", "demand_covered"]
+    w.writerow(cols)
+    for row in body["rows"]:
+        w.writerow([row[c] for c in cols])
+    w.writerow([body["region"], "total", *(body[c] for c in cols[2:])])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 @router.post(

@@ -224,3 +224,53 @@ def test_regions_levels_parent_and_geometry(client: TestClient, loc: Locator) ->
     assert shape(first["geometry"]).intersects(loc.regions.polygon(first["id"]))
     r = client.get("/v1/regions", params={"parent": "000000"})
     assert (r.status_code, r.json()["code"]) == (404, "region_not_found")
+
+
+def test_coverage_as_csv_and_geojson_with_etags(client: TestClient) -> None:
+    import csv as _csv
+    import io as _io
+
+    params = {"kind": "driver_station", "region": "152500", "lang": "zh"}
+    table = client.get("/v1/coverage", params=params).json()
+    r = client.get("/v1/coverage", params={**params, "f": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith("\ufeff".encode())  # Excel reads the Chinese names
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(_csv.DictReader(_io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == len(table["rows"]) + 1
+    for got, want in zip(rows, table["rows"], strict=False):
+        assert got["code"] == want["code"] and got["name"] == want["name"]
+        assert float(got["covered_km"]) == pytest.approx(want["covered_km"])
+        assert float(got["share"]) == pytest.approx(want["share"])
+    assert rows[-1]["name"] == "total"
+    assert float(rows[-1]["road_km"]) == pytest.approx(table["road_km"])
+    assert sum(float(x["road_km"]) for x in rows[:-1]) == pytest.approx(table["road_km"], rel=1e-4)
+    # Accept picks the format as f does
+    assert (
+        client.get("/v1/coverage", params=params, headers={"Accept": "text/csv"}).content
+        == r.content
+    )
+    g = client.get("/v1/coverage", params={**params, "f": "geojson"})
+    assert g.headers["content-type"] == "application/geo+json"
+    fc = g.json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 1
+    feat = fc["features"][0]
+    assert feat["geometry"]["type"] in ("MultiLineString", "LineString")
+    lines = feat["geometry"]["coordinates"]
+    lines = lines if feat["geometry"]["type"] == "MultiLineString" else [lines]
+    for line in lines:
+        assert len(line) >= 2
+        assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in line)
+    assert feat["properties"]["length_km"] == pytest.approx(
+        table["road_km"] - table["covered_km"], abs=1e-3
+    )
+    etag = r.headers["etag"]
+    again = client.get(
+        "/v1/coverage", params={**params, "f": "csv"}, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert etag != g.headers["etag"] != table_etag(client, params)
+
+
+def table_etag(client: TestClient, params: dict) -> str:
+    return client.get("/v1/coverage", params=params).headers["etag"]
