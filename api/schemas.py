@@ -442,15 +442,21 @@ class PlanRequest(BaseModel):
     crs: Literal["wgs84", "gcj02", "bd09"] = Field(
         default="wgs84", description="Datum of a bbox region"
     )
+    within_country: bool = Field(
+        default=True, description="Candidates only inside China (the national outline)"
+    )
 
 
 class SiteProperties(BaseModel):
-    """One suggested site."""
+    """One suggested site: its gain is the increase of /v1/coverage's covered_km if a
+    station were added there (after the sites before it)."""
 
     rank: int = Field(ge=1)
     node: int
     gain_m: float = Field(description="Road length newly covered by this site (m)")
     cumulative_gain_m: float
+    gain_km: float = Field(description="gain_m in km")
+    cumulative_gain_km: float
 
 
 class SiteFeature(BaseModel):
@@ -471,10 +477,10 @@ class PlanResponse(BaseModel):
             "mode": "truck",
             "minutes": 15.0,
             "demand_unit": "m of road",
-            "total_demand": 1.5e8,
-            "covered_before": 1.8e6,
-            "covered_after": 2.6e6,
-            "candidates_evaluated": 2000,
+            "total_demand": 4349329.2,
+            "covered_before": 92975.0,
+            "covered_after": 243600.0,
+            "candidates_evaluated": 173,
             "features": [
                 {
                     "type": "Feature",
@@ -482,8 +488,10 @@ class PlanResponse(BaseModel):
                     "properties": {
                         "rank": 1,
                         "node": 74,
-                        "gain_m": 772403.5,
-                        "cumulative_gain_m": 772403.5,
+                        "gain_m": 150625.0,
+                        "cumulative_gain_m": 150625.0,
+                        "gain_km": 150.625,
+                        "cumulative_gain_km": 150.625,
                     },
                 }
             ],

@@ -35,8 +35,9 @@ from locator.analysis.isochrones import SHAPES, Contour
 from locator.analysis.nearest.offline import OfflineNearest, offline_nearest
 from locator.analysis.nearest.targets import Accept
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
+from locator.analysis.road_siting import suggest_road_sites
 from locator.analysis.routing import Route
-from locator.analysis.siting import MAX_CANDIDATES, SitingResult, suggest_in_region
+from locator.analysis.siting import MAX_CANDIDATES, SitingResult
 from locator.analysis.trips import (
     RULES,
     Candidate,
@@ -873,27 +874,43 @@ class Locator:
         mode: str | None = None,
         region: RegionArg = None,
         max_candidates: int = 2000,
+        within_country: bool = True,
     ) -> SitingResult:
-        """Greedy maximal-covering suggestions for ``k`` new stations of ``kind``.
+        """Greedy suggestions for ``k`` new stations of ``kind`` that maximise the
+        region's covered road length exactly as :meth:`coverage` measures it: each site's
+        ``gain`` (metres) is the increase of ``coverage(...).covered_km`` (x 1000) if a
+        station were added there, after the sites before it.
 
-        Demand is road length (each node carries half of its roads); with a region, only
-        demand and candidates inside it count.
+        Candidates are the mode's nodes inside the region and, with ``within_country``
+        (default), inside China (the artifact's national outline); a seeded sample of
+        ``max_candidates`` when there are more.
         """
         mode = self.check_mode(mode)
         kd = check_enum(kind, StationKind, name="kind")
         mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
         k = check_k(k, self.settings.max_k)
         max_candidates = check_k(max_candidates, MAX_CANDIDATES, name="max_candidates")
+        if not isinstance(within_country, bool):
+            raise InvalidParameterError(
+                "within_country must be True or False", parameter="within_country"
+            )
         _, poly = self.region_polygon(region)
         index = self._state.index(mode, kd)
         snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
-        return suggest_in_region(
+        regions = self.regions
+        country = (
+            regions.in_china
+            if within_country and regions is not None and regions.has_country
+            else None
+        )
+        return suggest_road_sites(
             self._engines.circles,
             snaps,
             mode=mode,
             minutes=mins,
             k=k,
             region=poly,
+            in_country=country,
             max_candidates=max_candidates,
         )
 

@@ -261,7 +261,11 @@ def plan_sites(
     ],
 ) -> Response:
     """``k`` network nodes for new stations of ``kind``, in greedy order, each with the road
-    length it newly brings inside ``minutes`` (its marginal gain).
+    length it newly brings inside ``minutes`` (its marginal gain): exactly the increase of
+    ``/v1/coverage``'s ``covered_km`` for the region if a station were added there after
+    the sites before it. Candidates lie in the region and (``within_country``, default)
+    inside China; ``total_demand`` and ``covered_before`` are the region's road and
+    covered road in metres, as ``/v1/coverage`` reports them in km.
     """
     result = loc.suggest_sites(
         kind=plan.kind,
@@ -269,6 +273,7 @@ def plan_sites(
         minutes=plan.minutes,
         mode=plan.mode,
         region=region_arg(loc, plan.region, Crs(plan.crs)),
+        within_country=plan.within_country,
     )
     features = [
         {
@@ -279,6 +284,8 @@ def plan_sites(
                 "node": s.node,
                 "gain_m": round(s.gain, 1),
                 "cumulative_gain_m": round(s.cumulative_gain, 1),
+                "gain_km": round(s.gain / 1000.0, 3),
+                "cumulative_gain_km": round(s.cumulative_gain / 1000.0, 3),
             },
         }
         for i, s in enumerate(result.sites, start=1)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
+from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
 from locator.analysis.isochrones import IsochroneEngine, Place
@@ -33,7 +34,7 @@ from locator.errors import LocatorError
 from locator.network.core import Network
 from locator.network.geometry import EdgeGeometry
 from locator.network.reach import Intervals, complement, reached_intervals
-from locator.network.search import search
+from locator.network.search import search, with_sources
 from locator.network.snapping import Snap
 
 log = logging.getLogger(__name__)
@@ -447,6 +448,50 @@ def _clipped_lengths(pieces: _Pieces, poly_xy: BaseGeometry) -> FloatArray:
     return out
 
 
+def stations_reaching(
+    engine: IsochroneEngine,
+    stations: Sequence[Snap],
+    *,
+    mode: str,
+    limit_s: float,
+    region: BaseGeometry | None,
+) -> int:
+    """How many of ``stations`` have a circle that reaches into the region: some network
+    node inside it reaches the station within ``limit_s``, or the station stands in it.
+    One compiled search with one virtual source per station (each bounded)."""
+    if not stations:
+        return 0
+    net = engine.net
+    graph = net.graph
+    if region is None:
+        inside = np.ones(graph.n_nodes, dtype=bool)
+        stands = np.ones(len(stations), dtype=bool)
+    else:
+        poly_xy = _valid(net.geometry.to_projected(region))
+        inside = np.asarray(shapely.contains_xy(poly_xy, graph.node_x, graph.node_y), dtype=bool)
+        x, y = net.projector.forward(
+            np.array([s.snapped_lon for s in stations]), np.array([s.snapped_lat for s in stations])
+        )
+        stands = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
+    mg = net.mode(mode)
+    sources = []
+    for st in stations:
+        opts = list(net.entries(st, mode, "to"))
+        sources.append(
+            (
+                np.array([o.node for o in opts], dtype=np.int64),
+                np.array([o.cost_s for o in opts], dtype=np.float64),
+            )
+        )
+    n = graph.n_nodes
+    aug = with_sources(mg.reverse.matrix, sources)
+    dist = np.atleast_2d(
+        dijkstra(aug, directed=True, indices=n + np.arange(len(sources)), limit=limit_s)
+    )[:, :n]
+    reach = (dist[:, inside] <= limit_s).any(axis=1)
+    return int(np.count_nonzero(reach | stands))
+
+
 def coverage_report(
     engine: IsochroneEngine,
     stations: Sequence[Snap],
@@ -476,5 +521,7 @@ def coverage_report(
         demand_covered=total.demand_covered,
         rows=cov.table(rows, demand),
         uncovered=cov.uncovered(poly),
-        stations_used=len(stations),
+        stations_used=stations_reaching(
+            engine, stations, mode=mode, limit_s=minutes * 60.0, region=poly
+        ),
     )
