@@ -362,15 +362,7 @@ class Locator:
             open_at=check_instant(open_at),
         )
         limit = check_max_time(max_time_s)
-        depart = check_instant(depart_at, name="depart_at")
-        if not isinstance(open_on_arrival, bool):
-            raise InvalidParameterError(
-                "open_on_arrival must be True or False", parameter="open_on_arrival"
-            )
-        if open_on_arrival and depart is None:
-            raise InvalidParameterError(
-                "open_on_arrival needs a departure time (depart_at)", parameter="open_on_arrival"
-            )
+        depart = _check_departure(depart_at, open_on_arrival)
         bound_s = min(limit or math.inf, self.settings.max_search_s or math.inf)
         snap = self.snap(lon, lat, mode)
         state = self._state  # one version for the whole query
@@ -586,15 +578,7 @@ class Locator:
         mode = self.check_mode(mode)
         detour_s = self._check_detour(max_detour_s)
         limit = check_k(limit, self.settings.max_trip_stations, name="limit")
-        depart = check_instant(depart_at, name="depart_at")
-        if not isinstance(open_on_arrival, bool):
-            raise InvalidParameterError(
-                "open_on_arrival must be True or False", parameter="open_on_arrival"
-            )
-        if open_on_arrival and depart is None:
-            raise InvalidParameterError(
-                "open_on_arrival needs a departure time (depart_at)", parameter="open_on_arrival"
-            )
+        depart = _check_departure(depart_at, open_on_arrival)
         if not isinstance(routes, bool | str):
             raise InvalidParameterError(
                 "routes must be True, False or a station id", parameter="routes"
@@ -1067,6 +1051,21 @@ class Locator:
         # an import (or anything else): re-read the whole store, recompute the indexes
         revisions, seq = self.store.snapshot()
         return StationState.reloaded(Catalogue.from_revisions(revisions, seq=seq), engines, snap_m)
+
+
+def _check_departure(depart_at: object, open_on_arrival: object) -> datetime | None:
+    """A departure time (China Standard Time) and whether only stations open on arrival
+    may answer (which needs one)."""
+    depart = check_instant(depart_at, name="depart_at")
+    if not isinstance(open_on_arrival, bool):
+        raise InvalidParameterError(
+            "open_on_arrival must be True or False", parameter="open_on_arrival"
+        )
+    if open_on_arrival and depart is None:
+        raise InvalidParameterError(
+            "open_on_arrival needs a departure time (depart_at)", parameter="open_on_arrival"
+        )
+    return depart
 
 
 def _open_on_arrival(catalogue: Catalogue, ids: Sequence[str | None], depart: datetime) -> Accept:
