@@ -447,6 +447,52 @@ class PlanRequest(BaseModel):
     )
 
 
+class WhatIfPoint(BaseModel):
+    """A hypothetical new station (lon, lat in the request's crs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+
+
+class WhatIfMove(WhatIfPoint):
+    """A station moved to (lon, lat)."""
+
+    id: str = Field(min_length=1, max_length=64)
+
+
+class EvaluateRequest(BaseModel):
+    """Coverage with hypothetical stations added, moved or removed (nothing is saved)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "driver_station",
+                    "region": "152500",
+                    "minutes": 15,
+                    "add": [{"lon": 116.024, "lat": 43.919}],
+                    "move": [],
+                    "remove": ["erl-driver-home-06"],
+                }
+            ]
+        },
+    )
+
+    kind: StationKind
+    minutes: float = Field(default=15.0, gt=0, allow_inf_nan=False)
+    mode: str | None = Field(default=None, max_length=32)
+    region: str | None = Field(
+        default=None, max_length=200, description="Admin code, port id or bbox"
+    )
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    add: list[WhatIfPoint] = Field(default_factory=list, max_length=1000)
+    move: list[WhatIfMove] = Field(default_factory=list, max_length=1000)
+    remove: list[str] = Field(default_factory=list, max_length=1000)
+
+
 class SiteProperties(BaseModel):
     """One suggested site: its gain is the increase of /v1/coverage's covered_km if a
     station were added there (after the sites before it)."""

@@ -833,10 +833,22 @@ class Locator:
         mode = self.check_mode(mode)
         kd = check_enum(kind, StationKind, name="kind")
         mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
-        name, poly = self.region_polygon(region)
         state = self._state
         index = state.index(mode, kd)
         snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
+        return self._coverage_of(state, snaps, kd, mode, mins, region, demand)
+
+    def _coverage_of(  # noqa: PLR0917 (private; the checked arguments)
+        self,
+        state: StationState,
+        snaps: Sequence[Snap],
+        kd: StationKind,
+        mode: str,
+        mins: float,
+        region: RegionArg,
+        demand: Sequence[tuple[float, float, float]],
+    ) -> CoverageReport:
+        name, poly = self.region_polygon(region)
         units = self.regions.table_units(region) if self.regions is not None else []
         return coverage_report(
             self._engines.circles,
@@ -848,6 +860,67 @@ class Locator:
             rows={u.code: u.clip_geometry() for u in units},
             demand=self._demand(state, demand),
         )
+
+    def evaluate_plan(
+        self,
+        *,
+        kind: StationKind | str,
+        minutes: float = 15.0,
+        mode: str | None = None,
+        region: RegionArg = None,
+        add: Sequence[tuple[float, float]] = (),
+        move: Sequence[tuple[str, float, float]] = (),
+        remove: Sequence[str] = (),
+        demand: Sequence[tuple[float, float, float]] = (),
+    ) -> CoverageReport:
+        r"""What :meth:`coverage` would report if stations of ``kind`` were added at ``add``
+        points, ``move``\ d (``(id, lon, lat)``) or ``remove``\ d — nothing is saved.
+        Each point is placed on the road as a new station would be; the figures are those
+        of the same report after the real edits (tested).
+
+        Raises
+        ------
+        StationNotFoundError
+            A moved or removed id that is not a station of ``kind``.
+        RequestTooLargeError
+            More than ``Settings.max_points`` changes.
+        SnapError, OutsideServiceAreaError, InvalidCoordinateError
+            A point that cannot be placed on the network.
+        """
+        mode = self.check_mode(mode)
+        kd = check_enum(kind, StationKind, name="kind")
+        mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
+        changes = [_as_list(x, n) for x, n in ((add, "add"), (move, "move"), (remove, "remove"))]
+        if sum(len(c) for c in changes) > self.settings.max_points:
+            raise RequestTooLargeError(
+                f"at most {self.settings.max_points} changes per evaluation",
+                parameter="add/move/remove",
+                max_points=self.settings.max_points,
+            )
+        state = self._state
+        index = state.index(mode, kd)
+        current = {i: s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i}
+
+        def known(value: object, name: str) -> str:
+            sid = check_text(value, name=name, max_length=64)
+            if sid not in current:
+                raise StationNotFoundError(
+                    f"{name}: no {kd.value} station {sid!r:.70}", station_id=sid, parameter=name
+                )
+            return sid
+
+        for sid in changes[2]:
+            del current[known(sid, "remove")]
+        for item in changes[1]:
+            if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
+                raise InvalidParameterError(
+                    "move items are (station id, lon, lat)", parameter="move"
+                )
+            sid = known(item[0], "move")
+            current[sid] = self.snap(*check_point(item[1:], name="move"), mode)
+        for n, point in enumerate(changes[0]):
+            current[f"+{n}"] = self.snap(*check_point(point, name="add"), mode)
+        return self._coverage_of(state, list(current.values()), kd, mode, mins, region, demand)
 
     def suggest_sites(
         self,
@@ -1051,6 +1124,13 @@ class Locator:
         # an import (or anything else): re-read the whole store, recompute the indexes
         revisions, seq = self.store.snapshot()
         return StationState.reloaded(Catalogue.from_revisions(revisions, seq=seq), engines, snap_m)
+
+
+def _as_list(value: object, name: str) -> list[Any]:
+    """A sequence argument as a list (a string is not a list of changes)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InvalidParameterError(f"{name} must be a list, got {value!r:.40}", parameter=name)
+    return list(value)
 
 
 def _check_departure(depart_at: object, open_on_arrival: object) -> datetime | None:

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from api.geojson import GEOJSON, GeoJSONResponse, dumps, geometry, if_none_match, point
 from api.i18n import Lang, language_headers, pick, request_lang
 from api.limits import heavy_slot
-from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg
+from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg, to_wgs84
 from api.problems import problem_responses
-from api.schemas import CoverageResponse, PlanRequest, PlanResponse
-from locator import METRES_PER_DEGREE, Locator
+from api.schemas import CoverageResponse, EvaluateRequest, PlanRequest, PlanResponse
+from locator import METRES_PER_DEGREE, CoverageReport, Locator
 from locator.errors import RegionNotFoundError
 from locator.stations import StationKind
 
@@ -143,6 +143,39 @@ def coverage(
     report = loc.coverage(
         kind=kind, minutes=minutes, mode=mode, region=region_arg(loc, region, crs)
     )
+    body = _coverage_body(loc, report, language, simplify_m)
+    headers = {**language_headers(language), "ETag": etag, "Cache-Control": "no-cache"}
+    stem = f"coverage-{report.region}-{report.kind}-{report.minutes:g}min".replace("/", "_")
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}.csv"'
+        return Response(_coverage_csv(body), media_type="text/csv; charset=utf-8", headers=headers)
+    if fmt == "geojson":
+        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-gaps.geojson"'
+        gaps_fc = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    **body["uncovered"],
+                    "properties": {
+                        **body["uncovered"]["properties"],
+                        "region": report.region,
+                        "kind": report.kind,
+                        "mode": report.mode,
+                        "minutes": report.minutes,
+                    },
+                }
+            ]
+            if body["uncovered"]["geometry"] is not None
+            else [],
+        }
+        return Response(dumps(gaps_fc), media_type=GEOJSON, headers=headers)
+    return Response(dumps(body), media_type=JSONResponse.media_type, headers=headers)
+
+
+def _coverage_body(
+    loc: Locator, report: CoverageReport, language: Lang, simplify_m: float
+) -> dict[str, Any]:
+    """The JSON answer of a coverage report (``/v1/coverage`` and what-ifs)."""
     gaps = report.uncovered
     if simplify_m > 0 and not gaps.is_empty:
         gaps = shapely.simplify(gaps, simplify_m / METRES_PER_DEGREE, preserve_topology=False)
@@ -178,32 +211,7 @@ def coverage(
             },
         },
     }
-    headers = {**language_headers(language), "ETag": etag, "Cache-Control": "no-cache"}
-    stem = f"coverage-{report.region}-{report.kind}-{report.minutes:g}min".replace("/", "_")
-    if fmt == "csv":
-        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}.csv"'
-        return Response(_coverage_csv(body), media_type="text/csv; charset=utf-8", headers=headers)
-    if fmt == "geojson":
-        headers["Content-Disposition"] = f'attachment; filename="{_ascii(stem)}-gaps.geojson"'
-        gaps_fc = {
-            "type": "FeatureCollection",
-            "features": [
-                {
-                    **body["uncovered"],
-                    "properties": {
-                        **body["uncovered"]["properties"],
-                        "region": report.region,
-                        "kind": report.kind,
-                        "mode": report.mode,
-                        "minutes": report.minutes,
-                    },
-                }
-            ]
-            if body["uncovered"]["geometry"] is not None
-            else [],
-        }
-        return Response(dumps(gaps_fc), media_type=GEOJSON, headers=headers)
-    return Response(dumps(body), media_type=JSONResponse.media_type, headers=headers)
+    return body
 
 
 def _format_from_accept(accept: str) -> str:
@@ -233,6 +241,46 @@ def _coverage_csv(body: dict[str, Any]) -> bytes:
         w.writerow([row[c] for c in cols])
     w.writerow([body["region"], "total", *(body[c] for c in cols[2:])])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+@router.post(
+    "/plan/evaluate",
+    summary="What-if: coverage with stations added, moved or removed, without saving",
+    response_model=CoverageResponse,
+    responses=problem_responses(404, 413, 503),
+    dependencies=[Depends(heavy_slot)],
+)
+def plan_evaluate(
+    request: Request,
+    loc: LocatorDep,
+    plan: Annotated[EvaluateRequest, Body()],
+    lang: LangQ = None,
+) -> Response:
+    """The figures of ``/v1/coverage`` (``covered_km``, ``share``, rows, gaps,
+    ``stations_used``) as they would be with the stations of ``add`` added, those of
+    ``move`` moved and those of ``remove`` removed; the store is not touched (saving a
+    scenario is the keyed ``/v1/stations`` write path). Fast enough to follow a dragged
+    marker on the regional network (about 0.1 s per league)."""
+    language = request_lang(request, lang)
+    crs = Crs(plan.crs)
+    report = loc.evaluate_plan(
+        kind=plan.kind,
+        minutes=plan.minutes,
+        mode=plan.mode,
+        region=region_arg(loc, plan.region, crs),
+        add=[to_wgs84(loc, p.lon, p.lat, crs) for p in plan.add],
+        move=[(m.id, *to_wgs84(loc, m.lon, m.lat, crs)) for m in plan.move],
+        remove=plan.remove,
+    )
+    body = _coverage_body(loc, report, language, 50.0)
+    body["scenario"] = {
+        "added": len(plan.add),
+        "moved": [m.id for m in plan.move],
+        "removed": list(plan.remove),
+    }
+    return Response(
+        dumps(body), media_type=JSONResponse.media_type, headers=language_headers(language)
+    )
 
 
 @router.post(

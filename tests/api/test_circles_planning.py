@@ -274,3 +274,36 @@ def test_coverage_as_csv_and_geojson_with_etags(client: TestClient) -> None:
 
 def table_etag(client: TestClient, params: dict) -> str:
     return client.get("/v1/coverage", params=params).headers["etag"]
+
+
+def test_plan_evaluate_is_the_coverage_after_the_edits_without_saving(
+    client: TestClient, loc: Locator
+) -> None:
+    before = client.get("/v1/coverage", params={"kind": "driver_station", "region": "152500"})
+    site = loc.suggest_sites(kind="driver_station", k=1, region="152500").sites[0]
+    body = {
+        "kind": "driver_station",
+        "region": "152500",
+        "add": [{"lon": site.lon, "lat": site.lat}],
+        "remove": ["erl-driver-home-06"],
+    }
+    r = client.post("/v1/plan/evaluate", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    expect = loc.evaluate_plan(
+        kind="driver_station",
+        region="152500",
+        add=[(site.lon, site.lat)],
+        remove=["erl-driver-home-06"],
+    )
+    assert got["covered_km"] == pytest.approx(expect.covered_km, abs=1e-3)
+    assert got["scenario"] == {"added": 1, "moved": [], "removed": ["erl-driver-home-06"]}
+    assert got["covered_km"] > before.json()["covered_km"]
+    after = client.get("/v1/coverage", params={"kind": "driver_station", "region": "152500"})
+    assert after.json()["covered_km"] == before.json()["covered_km"]  # nothing was saved
+    bad = client.post("/v1/plan/evaluate", json={**body, "remove": ["nope"]})
+    assert (bad.status_code, bad.json()["code"]) == (404, "station_not_found")
+    far = client.post(
+        "/v1/plan/evaluate", json={"kind": "driver_station", "add": [{"lon": 0.0, "lat": 0.0}]}
+    )
+    assert far.status_code == 422 and far.json()["code"] == "outside_service_area"

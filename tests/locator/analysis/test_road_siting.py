@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from locator import Locator
 from locator.analysis.road_siting import Line, intersect, measure_m, union
-from locator.errors import InvalidParameterError
+from locator.errors import InvalidParameterError, StationNotFoundError
 from locator.network.reach import Intervals, merge_intervals
 from locator.stations import Station
 
@@ -142,3 +142,57 @@ def test_stations_used_counts_the_stations_whose_circles_reach_the_region(loc: L
         assert report.stations_used == expect, code
         counts.add(expect)
     assert len(counts) > 1  # no longer the same figure for every region
+
+
+def test_what_if_equals_making_the_edits_for_real(
+    regional_artifact: Path, tmp_path: Path, loc: Locator
+) -> None:
+    """evaluate_plan (nothing saved) gives the figures of the coverage report after the
+    same additions, move and removal made for real on a copy of the artifact."""
+    region = "152500"
+    sites = loc.suggest_sites(kind="driver_station", k=2, region=region).sites
+    add = [(s.lon, s.lat) for s in sites]
+    drivers = [s for s in loc.stations(kind="driver_station") if s.id.startswith("erl-")]
+    moved, removed = drivers[0], drivers[1]
+    target = (sites[0].lon + 0.05, sites[0].lat)
+    target = loc.snap(*target)
+    new_pos = (target.snapped_lon, target.snapped_lat)
+    before = loc.coverage(kind="driver_station", region=region)
+    what_if = loc.evaluate_plan(
+        kind="driver_station",
+        region=region,
+        add=add,
+        move=[(moved.id, *new_pos)],
+        remove=[removed.id],
+    )
+    assert loc.coverage(kind="driver_station", region=region) == before  # nothing saved
+    copy = tmp_path / "copy"
+    shutil.copytree(regional_artifact, copy)
+    real = Locator.open(copy)
+    try:
+        base = real.stations()[0].model_dump()
+        for i, (lon, lat) in enumerate(add):
+            rec = {**base, "id": f"what-if-{i}", "lon": lon, "lat": lat, "port_id": None}
+            rec["kind"] = "driver_station"
+            real.add_station(Station.model_validate(rec), actor="test")
+        st = real.station(moved.id)
+        real.update_station(st.model_copy(update={"lon": new_pos[0], "lat": new_pos[1]}), actor="t")
+        real.delete_station(removed.id, actor="test")
+        after = real.coverage(kind="driver_station", region=region)
+    finally:
+        real.close()
+    assert what_if.covered_km == pytest.approx(after.covered_km, abs=1e-6)
+    assert what_if.share == pytest.approx(after.share, abs=1e-9)
+    assert what_if.stations_used == after.stations_used
+    assert [(r.code, round(r.covered_km, 6)) for r in what_if.rows] == [
+        (r.code, round(r.covered_km, 6)) for r in after.rows
+    ]
+    assert what_if.covered_km > before.covered_km
+    with pytest.raises(StationNotFoundError):
+        loc.evaluate_plan(kind="driver_station", remove=["nope"])
+    with pytest.raises(StationNotFoundError):
+        loc.evaluate_plan(kind="worker_home", remove=[removed.id])  # another kind's station
+    with pytest.raises(InvalidParameterError):
+        loc.evaluate_plan(kind="driver_station", add="117,49")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError):
+        loc.evaluate_plan(kind="driver_station", move=[("x", 1.0)])  # type: ignore[list-item]
