@@ -17,7 +17,7 @@ from api.limits import heavy_slot
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg, to_wgs84
 from api.problems import problem_responses
 from api.schemas import CoverageResponse, EvaluateRequest, PlanRequest, PlanResponse
-from locator import METRES_PER_DEGREE, CoverageReport, Locator
+from locator import METRES_PER_DEGREE, CoverageReport, Locator, SitingResult
 from locator.errors import RegionNotFoundError
 from locator.stations import StationKind
 
@@ -116,27 +116,16 @@ def coverage(
     """
     language = request_lang(request, lang)
     fmt = f or _format_from_accept(request.headers.get("accept", ""))
-    etag = (
-        '"'
-        + hashlib.sha256(
-            "|".join(
-                map(
-                    str,
-                    (
-                        loc.stations_version,
-                        kind.value,
-                        region,
-                        minutes,
-                        loc.check_mode(mode),
-                        simplify_m,
-                        crs.value,
-                        language,
-                        fmt,
-                    ),
-                )
-            ).encode("utf-8")
-        ).hexdigest()[:32]
-        + '"'
+    etag = _etag(
+        loc.stations_version,
+        kind.value,
+        region,
+        minutes,
+        loc.check_mode(mode),
+        simplify_m,
+        crs.value,
+        language,
+        fmt,
     )
     if if_none_match(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
@@ -170,6 +159,54 @@ def coverage(
         }
         return Response(dumps(gaps_fc), media_type=GEOJSON, headers=headers)
     return Response(dumps(body), media_type=JSONResponse.media_type, headers=headers)
+
+
+def _sites_body(
+    loc: Locator, result: SitingResult, kind: StationKind, mode: str | None, minutes: float
+) -> dict[str, Any]:
+    """Suggested sites as a FeatureCollection of Points with the run's totals."""
+    features = [
+        {
+            "type": "Feature",
+            "geometry": point(s.lon, s.lat),
+            "properties": {
+                "rank": i,
+                "node": s.node,
+                "gain_m": round(s.gain, 1),
+                "cumulative_gain_m": round(s.cumulative_gain, 1),
+                "gain_km": round(s.gain / 1000.0, 3),
+                "cumulative_gain_km": round(s.cumulative_gain / 1000.0, 3),
+            },
+        }
+        for i, s in enumerate(result.sites, start=1)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "kind": kind.value,
+        "mode": loc.check_mode(mode),
+        "minutes": minutes,
+        "demand_unit": "m of road",
+        "total_demand": result.total_demand,
+        "covered_before": result.covered_before,
+        "covered_after": result.covered_after,
+        "candidates_evaluated": result.candidates_evaluated,
+        "features": features,
+    }
+
+
+def _sites_csv(body: dict[str, Any]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["rank", "lon", "lat", "node", "gain_km", "cumulative_gain_km"])
+    for f in body["features"]:
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        w.writerow([p["rank"], lon, lat, p["node"], p["gain_km"], p["cumulative_gain_km"]])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _etag(*parts: object) -> str:
+    return '"' + hashlib.sha256("|".join(map(str, parts)).encode("utf-8")).hexdigest()[:32] + '"'
 
 
 def _coverage_body(
@@ -283,6 +320,81 @@ def plan_evaluate(
     )
 
 
+@router.get(
+    "/plan/sites",
+    summary="Suggest sites for new stations (GET: cacheable, json, geojson or csv)",
+    response_model=PlanResponse,
+    response_class=GeoJSONResponse,
+    responses={
+        **problem_responses(404, 413, 503),
+        200: {
+            "content": {
+                "text/csv": {
+                    "description": "f=csv: rank, lon, lat, node, gain_km, cumulative_gain_km "
+                    "(UTF-8 with BOM)",
+                    "example": "\ufeffrank,lon,lat,node,gain_km,cumulative_gain_km\r\n",
+                }
+            }
+        },
+        304: {"description": "Not modified (same stations and parameters)"},
+    },
+    dependencies=[Depends(heavy_slot)],
+)
+def plan_sites_get(
+    *,
+    request: Request,
+    loc: LocatorDep,
+    kind: StationKind,
+    k: Annotated[int, Query(ge=1, description="Number of sites (at most Settings.max_k)")] = 3,
+    minutes: Annotated[float, Query(gt=0, allow_inf_nan=False)] = 15.0,
+    mode: ModeQ = None,
+    region: Annotated[
+        str | None,
+        Query(max_length=200, description="Admin code, port id or bbox", examples=["152500"]),
+    ] = None,
+    within_country: Annotated[
+        bool, Query(description="Candidates only inside China (the national outline)")
+    ] = True,
+    crs: CrsQ = Crs.wgs84,
+    f: Annotated[
+        Literal["json", "geojson", "csv"] | None,
+        Query(description="json / geojson (the same FeatureCollection of Points) or csv"),
+    ] = None,
+) -> Response:
+    """The suggestions of ``POST /v1/plan/sites`` for a link or a GIS: each site a Point
+    feature with ``gain_km`` and ``cumulative_gain_km`` (the increase of ``/v1/coverage``'s
+    ``covered_km``); ``f=csv`` for a spreadsheet. ETag: the same stations and parameters
+    give the same answer (304 on ``If-None-Match``)."""
+    fmt = f or _format_from_accept(request.headers.get("accept", ""))
+    etag = _etag(
+        loc.stations_version,
+        kind.value,
+        k,
+        minutes,
+        loc.check_mode(mode),
+        region,
+        within_country,
+        crs.value,
+        fmt,
+    )
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    result = loc.suggest_sites(
+        kind=kind,
+        k=k,
+        minutes=minutes,
+        mode=mode,
+        region=region_arg(loc, region, crs),
+        within_country=within_country,
+    )
+    body = _sites_body(loc, result, kind, mode, minutes)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if fmt == "csv":
+        headers["Content-Disposition"] = 'attachment; filename="sites.csv"'
+        return Response(_sites_csv(body), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(dumps(body), media_type=GeoJSONResponse.media_type, headers=headers)
+
+
 @router.post(
     "/plan/sites",
     summary="Suggest sites for new stations (greedy maximal covering)",
@@ -323,31 +435,5 @@ def plan_sites(
         region=region_arg(loc, plan.region, Crs(plan.crs)),
         within_country=plan.within_country,
     )
-    features = [
-        {
-            "type": "Feature",
-            "geometry": point(s.lon, s.lat),
-            "properties": {
-                "rank": i,
-                "node": s.node,
-                "gain_m": round(s.gain, 1),
-                "cumulative_gain_m": round(s.cumulative_gain, 1),
-                "gain_km": round(s.gain / 1000.0, 3),
-                "cumulative_gain_km": round(s.cumulative_gain / 1000.0, 3),
-            },
-        }
-        for i, s in enumerate(result.sites, start=1)
-    ]
-    body = {
-        "type": "FeatureCollection",
-        "kind": plan.kind.value,
-        "mode": loc.check_mode(plan.mode),
-        "minutes": plan.minutes,
-        "demand_unit": "m of road",
-        "total_demand": result.total_demand,
-        "covered_before": result.covered_before,
-        "covered_after": result.covered_after,
-        "candidates_evaluated": result.candidates_evaluated,
-        "features": features,
-    }
+    body = _sites_body(loc, result, plan.kind, plan.mode, plan.minutes)
     return Response(dumps(body), media_type=GeoJSONResponse.media_type)

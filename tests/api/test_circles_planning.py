@@ -307,3 +307,34 @@ def test_plan_evaluate_is_the_coverage_after_the_edits_without_saving(
         "/v1/plan/evaluate", json={"kind": "driver_station", "add": [{"lon": 0.0, "lat": 0.0}]}
     )
     assert far.status_code == 422 and far.json()["code"] == "outside_service_area"
+
+
+def test_plan_sites_get_geojson_csv_and_etag(client: TestClient) -> None:
+    import csv as _csv
+    import io as _io
+
+    params = {"kind": "driver_station", "k": 3, "region": "152500"}
+    post = client.post("/v1/plan/sites", json=params).json()
+    r = client.get("/v1/plan/sites", params=params)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    got = r.json()
+    assert got["type"] == "FeatureCollection"
+    assert [f["properties"]["cumulative_gain_km"] for f in got["features"]] == [
+        f["properties"]["cumulative_gain_km"] for f in post["features"]
+    ]
+    for f in got["features"]:
+        lon, lat = f["geometry"]["coordinates"]
+        assert f["geometry"]["type"] == "Point" and 111 < lon < 120 and 41 < lat < 47
+    c = client.get("/v1/plan/sites", params={**params, "f": "csv"})
+    assert c.headers["content-type"].startswith("text/csv") and c.content.startswith(
+        b"\xef\xbb\xbf"
+    )
+    rows = list(_csv.DictReader(_io.StringIO(c.content.decode("utf-8-sig"))))
+    assert [float(x["gain_km"]) for x in rows] == [
+        f["properties"]["gain_km"] for f in got["features"]
+    ]
+    again = client.get(
+        "/v1/plan/sites", params=params, headers={"If-None-Match": r.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert client.get("/v1/plan/sites", params={**params, "k": 0}).status_code == 422
