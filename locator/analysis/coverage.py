@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -308,14 +309,18 @@ class Coverage:
         return gaps.select(self.mode_roads[gaps.road])
 
     @functools.cached_property
-    def _pieces(self) -> tuple[_Pieces, _Pieces]:
-        """The mode's whole roads and its covered pieces, with their projected lines and
-        boxes: cut once per report, clipped once per region."""
-        geo = self.net.geometry
+    def _whole(self) -> _Pieces:
+        """The mode's whole roads with their projected lines and boxes (cut only when a
+        region's road length is not known yet)."""
         roads = np.nonzero(self.mode_roads)[0]
         whole = Intervals(roads, np.zeros(roads.shape[0]), np.ones(roads.shape[0]))
+        return _Pieces.of(whole, self.net.geometry)
+
+    @functools.cached_property
+    def _covered_pieces(self) -> _Pieces:
+        """The covered pieces: cut once per report, clipped once per region."""
         covered = self.covered.select(self.mode_roads[self.covered.road])
-        return _Pieces.of(whole, geo), _Pieces.of(covered, geo)
+        return _Pieces.of(covered, self.net.geometry)
 
     def _region_length_m(self, pieces: _Pieces, poly_xy: BaseGeometry) -> float:
         """Stated length of ``pieces`` inside a projected polygon (the module's rule)."""
@@ -334,9 +339,13 @@ class Coverage:
         geo = self.net.geometry
         poly_xy = _valid(geo.to_projected(region))
         shapely.prepare(poly_xy)  # this request's own polygon: preparing it is safe
-        whole, covered = self._pieces
-        road_m = self._region_length_m(whole, poly_xy)
-        covered_m = self._region_length_m(covered, poly_xy)
+        # the region's road length does not depend on the stations: once per region
+        key = (self.labels.mode, hashlib.sha1(shapely.to_wkb(region)).digest())
+        road_m = self.engine.road_m_memo.get(key)
+        if road_m is None:
+            road_m = self._region_length_m(self._whole, poly_xy)
+            self.engine.road_m_memo[key] = road_m
+        covered_m = self._region_length_m(self._covered_pieces, poly_xy)
         demand_total = demand_covered = 0.0
         if demand is not None:
             x, y = self.net.projector.forward(demand.lon, demand.lat)
@@ -378,13 +387,23 @@ class Coverage:
     def uncovered(self, region: BaseGeometry | None = None) -> BaseGeometry:
         """Uncovered road stretches (MultiLineString, lon/lat), optionally clipped."""
         geo = self.net.geometry
-        lines = self.gaps().lines(geo)
+        gaps = self.gaps()
+        poly_xy = None
+        if region is not None:
+            # only the gaps on roads whose box meets the region's box are cut and clipped
+            poly_xy = _valid(geo.to_projected(region))
+            x0, y0, x1, y1 = shapely.bounds(poly_xy)
+            b = geo.road_bounds[gaps.road]
+            gaps = gaps.select(
+                (b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1)
+            )
+        lines = gaps.lines(geo)
         if lines.size == 0:
             return shapely.MultiLineString()
-        if region is None:
+        if poly_xy is None:
             return geo.to_lonlat(shapely.multilinestrings(lines), densify_m=0.0)
-        poly_xy = _valid(geo.to_projected(region))
-        parts = shapely.get_parts(_clip_lines(lines, poly_xy))
+        # flatten twice: a road crossing the boundary twice clips to a MultiLineString
+        parts = shapely.get_parts(shapely.get_parts(_clip_lines(lines, poly_xy)))
         parts = parts[shapely.get_type_id(parts) == 1]  # LineStrings (drop touching points)
         return geo.to_lonlat(shapely.multilinestrings(parts), densify_m=0.0)
 

@@ -104,6 +104,10 @@ class IsochroneEngine:
         self.net = net
         self.graph = net.graph
         self.geometry = net.geometry
+        #: figures that depend on the network only (a region's road length per mode),
+        #: kept across requests: plain floats, so sharing them between threads is safe
+        #: and a miss computed twice at once is harmless
+        self.road_m_memo: dict[tuple[str, bytes], float] = {}
 
     def seeds(
         self, places: Sequence[Place], mode: str, direction: Direction

@@ -12,6 +12,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nx_reference import close, reference_graph
@@ -404,3 +405,33 @@ def test_border_crossings_are_where_the_route_changes_side(loc: Locator) -> None
     assert abs(x - erenhot.lon) < 0.2 and abs(y - erenhot.lat) < 0.2
     (home,) = loc.nearest(111.98, 43.65, kind="driver_station")
     assert not home.route.crosses_border and home.route.border_crossings == ()
+
+
+def test_coverage_figures_are_the_same_from_the_memo_and_the_gaps_prefilter(
+    loc: Locator,
+) -> None:
+    """The region's road length is kept across reports (it does not depend on the
+    stations) and only the gaps near the region are clipped: the figures and the gap
+    geometry equal a fresh computation over every road."""
+    from locator.analysis.coverage import Coverage, label_nodes
+
+    engine = loc._engines.circles  # the engine behind Locator.coverage
+    first = loc.coverage(kind="driver_station", region="152500")
+    assert engine.road_m_memo  # the league's road length is kept
+    second = loc.coverage(kind="driver_station", region="152500")
+    assert (first.road_km, first.covered_km) == (second.road_km, second.covered_km)
+    engine.road_m_memo.clear()
+    fresh = loc.coverage(kind="driver_station", region="152500")
+    assert fresh.road_km == pytest.approx(first.road_km, rel=1e-12)
+    # gaps: clipping every gap line gives the same length as the prefiltered ones
+    regions = loc.regions
+    assert regions is not None
+    poly = regions.polygon("152500")
+    index = loc._state.index("truck", loc.stations(kind="driver_station")[0].kind)
+    snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
+    cov = Coverage(engine, label_nodes(engine, snaps, mode="truck", limit_s=900.0), 15.0)
+    geo = loc.network.geometry
+    every = shapely.intersection(
+        shapely.multilinestrings(cov.gaps().lines(geo)), geo.to_projected(poly)
+    )
+    assert geo.to_projected(cov.uncovered(poly)).length == pytest.approx(every.length, rel=1e-6)
