@@ -28,7 +28,7 @@ from api.limits import HeavySlots
 from api.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from api.ratelimit import TokenBucket
-from api.routers import admin, isochrones, nearest, places, planning, stations, trips
+from api.routers import admin, isochrones, nearest, places, planning, report, stations, trips
 from api.routers.widget import include_widget
 from locator import Locator, Settings, __version__
 
@@ -117,7 +117,7 @@ def create_app(
         worker = {"pid": os.getpid(), "edit_seq": loc.refresh()}
         return Health(status="ok", version=__version__, artifact=loc.summary(), worker=worker)
 
-    for module in (stations, nearest, trips, isochrones, planning, places, admin):
+    for module in (stations, nearest, trips, isochrones, planning, report, places, admin):
         app.include_router(module.router)
 
     # --- widget and base map (api/routers/widget.py, owned by the widget work) ----------

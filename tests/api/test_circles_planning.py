@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -338,3 +339,27 @@ def test_plan_sites_get_geojson_csv_and_etag(client: TestClient) -> None:
     )
     assert again.status_code == 304
     assert client.get("/v1/plan/sites", params={**params, "k": 0}).status_code == 422
+
+
+def test_printable_report_has_the_figures_table_map_and_sites(
+    client: TestClient, loc: Locator
+) -> None:
+    r = client.get(
+        "/v1/report", params={"kind": "driver_station", "region": "152500", "lang": "zh"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["content-security-policy"]  # loads nothing
+    page = r.text
+    assert '<html lang="zh-Hans">' in page and "锡林郭勒盟" in page
+    report = loc.coverage(kind="driver_station", region="152500")
+    assert f"{report.covered_km:,.1f}" in page and f"{report.road_km:,.1f}" in page
+    table = page.split('<table id="rows">')[1].split("</table>")[0]
+    assert table.count("<tr>") == len(report.rows) + 1
+    assert page.count('<g class="site">') == 3 and 'class="gaps"' in page
+    sites = loc.suggest_sites(kind="driver_station", k=3, region="152500").sites
+    for s in sites:
+        assert f"{s.cumulative_gain / 1000:,.1f}" in page
+    assert "G301" in page  # the data's known gaps travel with the figures
+    assert not re.search(r'(?:src|href)="', page)  # nothing to load
+    none = client.get("/v1/report", params={"kind": "driver_station", "region": "152500", "k": 0})
+    assert '<g class="site">' not in none.text

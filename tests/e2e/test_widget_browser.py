@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import socket
 import threading
@@ -782,3 +783,27 @@ def test_tapping_each_marker_of_a_cluster_selects_that_station(
             checked += 1
         page.context.close()
     assert checked >= 12
+
+
+def test_the_planners_report_prints_to_pdf_with_its_table_and_map(
+    server: LiveServer, browser: Browser
+) -> None:
+    browser.requests.clear()
+    ctx = browser.context(viewport={"width": 900, "height": 1200})
+    page = ctx.new_page()
+    page.goto(f"{server.base}/v1/report?kind=driver_station&region=152500&lang=zh")
+    page.emulate_media(media="print")
+    table = page.locator("#rows")
+    svg = page.locator("svg.map")
+    assert table.is_visible() and svg.is_visible()
+    assert page.locator("#rows tbody tr").count() == len(
+        server.loc.coverage(kind="driver_station", region="152500").rows
+    )
+    assert page.locator("svg.map .site").count() == 3
+    box = svg.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+    pdf = page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pdf.startswith(b"%PDF") and 1 <= pages <= 4, pages
+    ctx.close()
+    _assert_only_own_host(browser.requests, server.host)
