@@ -102,6 +102,11 @@ def point_param(loc: Locator, text: str, name: str, crs: Crs) -> tuple[float, fl
     return to_wgs84(loc, *parse_lonlat(text, name=name), crs)
 
 
+def point_or_id(loc: Locator, text: str, name: str, crs: Crs) -> tuple[float, float] | str:
+    """``"lon,lat"`` in ``crs`` (-> WGS 84), or else a station or port id as given."""
+    return point_param(loc, text, name, crs) if "," in text else text.strip()
+
+
 def bbox_param(loc: Locator, text: str, crs: Crs, name: str = "bbox") -> BBox:
     """``"minLon,minLat,maxLon,maxLat"`` in ``crs`` -> a checked WGS 84 bbox."""
     a, b, c, d = split_bbox(text, name=name)

@@ -51,6 +51,7 @@ from locator.analysis.trips import (
     rest_gap,
     trip_candidates,
     trip_station,
+    with_legs,
 )
 from locator.arguments import (
     check_bbox,
@@ -589,11 +590,11 @@ class Locator:
         )
         stations = []
         for c in cands:
-            rec = trip_station(trip, c, depart_at=depart, routes=False)
+            rec = trip_station(trip, c, depart_at=depart)
             if open_on_arrival and not rec.open_on_arrival:
                 continue
             want = routes is True or (isinstance(routes, str) and routes == c.station.id)
-            stations.append(trip_station(trip, c, depart_at=depart, routes=True) if want else rec)
+            stations.append(with_legs(trip, c, rec) if want else rec)
             if len(stations) == limit:
                 break
         if isinstance(routes, str) and not any(s.station.id == routes for s in stations):

@@ -18,6 +18,7 @@ from api.params import (
     LonQ,
     ModeQ,
     get_locator,
+    point_or_id,
     point_param,
     to_wgs84,
 )
@@ -163,7 +164,7 @@ def route(
 ) -> Response:
     """Fastest route along the roads, partial edges at both ends included."""
     start = point_param(loc, from_, "from", crs)
-    end: tuple[float, float] | str = point_param(loc, to, "to", crs) if "," in to else to
+    end = point_or_id(loc, to, "to", crs)
     r = loc.route(start, end, mode=mode)
     extra = {"to_station_id": end} if isinstance(end, str) else {}
     return Response(dumps(route_feature(r, **extra)), media_type=GeoJSONResponse.media_type)

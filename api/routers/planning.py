@@ -26,7 +26,8 @@ router = APIRouter(prefix="/v1", tags=["planning"])
 LocatorDep = Annotated[Locator, Depends(get_locator)]
 
 
-def _unit_name(loc: Locator, code: str, lang: Lang) -> str | None:
+def unit_name(loc: Locator, code: str, lang: Lang) -> str | None:
+    """A league's or banner's name in ``lang`` (``None`` for other region codes)."""
     if loc.regions is None:
         return None
     try:
@@ -230,7 +231,7 @@ def _coverage_body(
         "rows": [
             {
                 "code": r.code,
-                "name": _unit_name(loc, r.code, language),
+                "name": unit_name(loc, r.code, language),
                 "road_km": round(r.road_km, 3),
                 "covered_km": round(r.covered_km, 3),
                 "share": _share(r.share),

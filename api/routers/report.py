@@ -15,12 +15,12 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request, Response
 from shapely.geometry.base import BaseGeometry
 
-from api.i18n import Lang, language_headers, pick, request_lang
+from api.i18n import language_headers, request_lang
 from api.limits import heavy_slot
 from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, region_arg
 from api.problems import problem_responses
+from api.routers.planning import unit_name
 from locator import DEFAULT_MINUTES, CoverageReport, Locator, SitingResult
-from locator.errors import RegionNotFoundError
 from locator.stations import StationKind
 
 router = APIRouter(prefix="/v1", tags=["planning"])
@@ -46,16 +46,6 @@ def _fmt(template: str, **values: object) -> str:
     for k, v in values.items():
         out = out.replace("{" + k + "}", str(v))
     return out
-
-
-def _unit_name(loc: Locator, code: str, lang: Lang) -> str:
-    if loc.regions is None:
-        return code
-    try:
-        u = loc.regions.get(code)
-    except RegionNotFoundError:
-        return code
-    return pick({"zh": u.name_zh, "en": u.name_en, "mn": u.name_mn}, lang) or code
 
 
 class _Projection:
@@ -121,8 +111,9 @@ def _svg(
             f'<path class="gaps" d="{proj.path(gaps, closed=False)}" fill="none" '
             'stroke="#dc2626" stroke-width="1.2"/>'
         )
+    near = None if poly is None else poly.buffer(tol * 20)  # stations just outside too
     for st in loc.stations(kind=report.kind):
-        if poly is None or poly.buffer(tol * 20).contains(shapely.Point(st.lon, st.lat)):
+        if near is None or near.contains(shapely.Point(st.lon, st.lat)):
             x, y = proj.xy(st.lon, st.lat)
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#111827"/>')
     for i, s in enumerate(sites.sites, start=1):
@@ -199,11 +190,11 @@ def report(
         for _, contour in loc.station_circles(minutes=[minutes], mode=used_mode, kind=kind):
             if poly is None or contour.polygon.intersects(poly):
                 circles.append(contour.polygon)
-    region_name = _unit_name(loc, rep.region, language) if region else rep.region
+    region_name = (unit_name(loc, rep.region, language) or rep.region) if region else rep.region
     m = loc.manifest
     e = html.escape
     rows = "".join(
-        f"<tr><td>{e(r.code)}</td><td>{e(_unit_name(loc, r.code, language))}</td>"
+        f"<tr><td>{e(r.code)}</td><td>{e(unit_name(loc, r.code, language) or r.code)}</td>"
         f'<td class="n">{r.road_km:,.1f}</td><td class="n">{r.covered_km:,.1f}</td>'
         f'<td class="n">{r.share:.1%}</td></tr>'
         for r in rep.rows

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from api.geojson import GeoJSONResponse, dumps, point, route_geometry, route_properties
 from api.geojson import station_properties as _station_properties
 from api.i18n import Lang, language_headers, request_lang
-from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, point_param
+from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, point_or_id
 from api.problems import PROBLEM_JSON, problem_body, problem_responses
 from api.schemas import RestPlanCollection, TripStationsCollection
 from locator import Locator, RestPlan, RestRule, Route, Trip
@@ -73,11 +73,6 @@ DepartQ = Annotated[
         examples=["2026-12-01T22:00:00"],
     ),
 ]
-
-
-def _end(loc: Locator, text: str, name: str, crs: Crs) -> tuple[float, float] | str:
-    """``lon,lat`` in ``crs`` (converted to WGS 84) or an id."""
-    return point_param(loc, text, name, crs) if "," in text else text.strip()
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -151,8 +146,8 @@ def trip_stations(
     language = request_lang(request, lang)
     depart = check_instant(depart_at, name="depart_at")
     trip = loc.along_route(
-        _end(loc, from_, "from", crs),
-        _end(loc, to, "to", crs),
+        point_or_id(loc, from_, "from", crs),
+        point_or_id(loc, to, "to", crs),
         mode=mode,
         kind=parse_enum_list(kind, StationKind, name="kind") or None,
         services=parse_enum_list(services, Service, name="services"),
@@ -251,8 +246,8 @@ def rest_plan(
     depart = check_instant(depart_at, name="depart_at")
     try:
         plan = loc.rest_plan(
-            _end(loc, from_, "from", crs),
-            _end(loc, to, "to", crs),
+            point_or_id(loc, from_, "from", crs),
+            point_or_id(loc, to, "to", crs),
             mode=mode,
             rule=rule,
             max_drive_s=None if max_drive_min is None else max_drive_min * 60.0,

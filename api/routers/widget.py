@@ -157,6 +157,9 @@ class FontSubsets:
     stylesheet points at a new subset, and browsers keep caching the old one safely.
     """
 
+    #: subsets kept (the current names' and a few before, for pages still open)
+    KEEP = 4
+
     def __init__(self) -> None:
         self._made: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -182,6 +185,8 @@ class FontSubsets:
                 subsetter.subset(font)
                 out = io.BytesIO()
                 font.save(out)
+                while len(self._made) >= self.KEEP:  # the oldest subsets go first
+                    self._made.pop(next(iter(self._made)))
                 self._made[name] = out.getvalue()
         return name
 
@@ -353,6 +358,7 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     router = APIRouter()
     roots = tuple(font_roots)
     subsets = FontSubsets()
+    packs: dict[tuple[int, str, str], bytes] = {}  # offline pack of the current stations
 
     def app_page() -> Response:
         return FileResponse(
@@ -539,7 +545,12 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
         inm = request.headers.get("if-none-match", "")
         if etag in {t.strip() for t in inm.split(",")}:
             return Response(status_code=304, headers=headers)
-        body = offline_pack_bytes(loc.offline_nearest(used), loc.stations_version)
+        key = (id(loc), used, loc.stations_version)
+        body = packs.get(key)
+        if body is None:  # once per station set, not per phone that asks
+            body = offline_pack_bytes(loc.offline_nearest(used), loc.stations_version)
+            packs.clear()  # only the current station set is worth keeping
+            packs[key] = body
         return Response(body, media_type="application/octet-stream", headers=headers)
 
     return router

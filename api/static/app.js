@@ -851,8 +851,7 @@
         duration_s: Number(p.duration_s), distance_m: Number(p.distance_m),
         crosses_border: !!p.crosses_border, border_crossings: p.border_crossings || [],
         open_on_arrival: p.open_on_arrival,
-        hours_on_arrival: p.hours_on_arrival, route: f.geometry,
-        geometry: f.geometry
+        hours_on_arrival: p.hours_on_arrival, route: f.geometry
       };
     });
   }

@@ -45,6 +45,11 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
+#: Most region road lengths kept per engine (leagues, banners and ports are a few hundred;
+#: bounding boxes sent by clients would otherwise grow it without end).
+ROAD_M_MEMO_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class CoverageLabels:
     """Time from every node to its nearest station (one reverse multi-source search).
@@ -341,10 +346,13 @@ class Coverage:
         shapely.prepare(poly_xy)  # this request's own polygon: preparing it is safe
         # the region's road length does not depend on the stations: once per region
         key = (self.labels.mode, hashlib.sha1(shapely.to_wkb(region)).digest())
-        road_m = self.engine.road_m_memo.get(key)
+        memo = self.engine.road_m_memo
+        road_m = memo.get(key)
         if road_m is None:
             road_m = self._region_length_m(self._whole, poly_xy)
-            self.engine.road_m_memo[key] = road_m
+            if len(memo) >= ROAD_M_MEMO_SIZE:  # arbitrary boxes from requests: stay bounded
+                memo.clear()
+            memo[key] = road_m
         covered_m = self._region_length_m(self._covered_pieces, poly_xy)
         demand_total = demand_covered = 0.0
         if demand is not None:
@@ -493,15 +501,8 @@ def stations_reaching(
         )
         stands = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
     mg = net.mode(mode)
-    sources = []
-    for st in stations:
-        opts = list(net.entries(st, mode, "to"))
-        sources.append(
-            (
-                np.array([o.node for o in opts], dtype=np.int64),
-                np.array([o.cost_s for o in opts], dtype=np.float64),
-            )
-        )
+    nodes, costs, owner, _ = engine.seeds(stations, mode, "to")  # the circles' own seeds
+    sources = [(nodes[owner == i], costs[owner == i]) for i in range(len(stations))]
     n = graph.n_nodes
     aug = with_sources(mg.reverse.matrix, sources)
     dist = np.atleast_2d(

@@ -46,8 +46,8 @@ _BATCH = 64
 @dataclass(frozen=True)
 class Line:
     """Disjoint sorted intervals on one line: road ``r`` spans ``[2r, 2r + 1]`` (a gap of
-    1 between roads, so pieces of different roads never touch), with each piece's road
-    length weight (stated metres per unit fraction)."""
+    1 between roads, so pieces of different roads never touch); :func:`measure_m` weighs
+    them by each road's stated length."""
 
     lo: FloatArray
     hi: FloatArray

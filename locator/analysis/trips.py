@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -37,7 +37,6 @@ from locator.network.search import (
     along_edge,
     entries,
     search,
-    search_from,
     tree_path,
 )
 from locator.network.snapping import Snap
@@ -140,7 +139,9 @@ class TripSearch:
         )
         self._dest_pos = self._geo.canonical(destination.edge, destination.fraction)
         self.direct_s, self._direct_path = self._to_destination(origin)
-        self._forward: dict[float, SearchResult] = {}
+        #: forward search times of the origin and of the last other point asked about
+        #: (leg_matrix asks about one candidate for every index in a row)
+        self._forward: dict[tuple[Snap, float], FloatArray] = {}
 
     # ------------------------------------------------------------------ destination
     def _to_destination(self, snap: Snap) -> tuple[float, Path | None]:
@@ -219,21 +220,26 @@ class TripSearch:
             for o in starts:
                 best = np.minimum(best, o.cost_s + table.time_s[o.node])
         elif starts:
-            result = self._search_from(snap, starts, limit_s)
-            node_t = np.append(result.time_s, np.inf)
+            node_t = np.append(self._times_from(snap, starts, limit_s), np.inf)
             best = np.min(node_t[targets.node] + targets.cost_s, axis=1)
         for i, d in targets.along_own_road(snap):
             best[i] = min(best[i], d[0])
         best[~targets.active | ~(best <= limit_s)] = np.inf
         return best
 
-    def _search_from(self, snap: Snap, starts: list[Option], limit_s: float) -> SearchResult:
-        """A forward search from ``snap`` (kept for the origin: every index shares it)."""
-        if snap is not self.origin:
-            return search_from(self._mg.forward, starts, limit_s=limit_s)
-        hit = self._forward.get(limit_s)
+    def _times_from(self, snap: Snap, starts: list[Option], limit_s: float) -> FloatArray:
+        """Node times of a forward search from ``snap`` (no trees: only times are read),
+        kept for the origin and for the last other point."""
+        key = (snap, limit_s)
+        hit = self._forward.get(key)
         if hit is None:
-            hit = self._forward[limit_s] = search_from(self._mg.forward, starts, limit_s=limit_s)
+            if snap is not self.origin:
+                for k in [k for k in self._forward if k[0] is not self.origin]:
+                    del self._forward[k]
+            nodes = [o.node for o in starts]
+            costs = [o.cost_s for o in starts]
+            hit = search(self._mg.forward, nodes, costs, limit_s=limit_s).time_s
+            self._forward[key] = hit
         return hit
 
     def route_to(self, index: StationIndex, snap: Snap, station: int, *, limit_s: float) -> Route:
@@ -386,14 +392,8 @@ def trip_candidates(
     return out
 
 
-def trip_station(
-    trip: TripSearch,
-    c: Candidate,
-    *,
-    depart_at: datetime | None,
-    routes: bool,
-) -> TripStation:
-    """The answer record of one candidate (routes built when asked for)."""
+def trip_station(trip: TripSearch, c: Candidate, *, depart_at: datetime | None) -> TripStation:
+    """The answer record of one candidate (no routes: see :func:`with_legs`)."""
     arrival = None if depart_at is None else depart_at + timedelta(seconds=c.reach_s)
     return TripStation(
         station=c.station,
@@ -403,12 +403,15 @@ def trip_station(
         position_s=trip.position_s(c.reach_s, c.onward_s),
         arrival_at=arrival,
         open_on_arrival=None if arrival is None else c.station.hours.is_open(arrival),
-        route_to=(
-            trip.route_to(c.index, trip.origin, c.position, limit_s=c.reach_s + 1.0)
-            if routes
-            else None
-        ),
-        route_on=trip.route_on(c.snap) if routes else None,
+    )
+
+
+def with_legs(trip: TripSearch, c: Candidate, rec: TripStation) -> TripStation:
+    """``rec`` with its routes origin -> station and station -> destination."""
+    return replace(
+        rec,
+        route_to=trip.route_to(c.index, trip.origin, c.position, limit_s=c.reach_s + 1.0),
+        route_on=trip.route_on(c.snap),
     )
 
 
@@ -690,4 +693,5 @@ __all__ = [
     "rest_gap",
     "trip_candidates",
     "trip_station",
+    "with_legs",
 ]

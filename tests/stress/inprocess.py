@@ -52,9 +52,14 @@ def _one(rd: Round, what: int, rng: random.Random, tag: str) -> None:
     elif what == 3:
         loc.isochrones(station_id=st.id)
     elif what == 4:
-        loc.route((lon, lat), (st.lon, st.lat))
+        if rng.random() < 0.5:
+            loc.route((lon, lat), (st.lon, st.lat))
+        else:  # a trip: backward search, station tables, the cached forward times
+            loc.along_route((lon, lat), rng.choice(rd.stations).id, limit=5)
     elif what == 5:
-        loc.coverage(kind="outdoor_worker_post", region=rd.regions.leagues()[0].code, minutes=10)
+        # leagues in turn: threads fill the region road-length memo at the same time
+        league = rng.choice(rd.regions.leagues()[:3]).code
+        loc.coverage(kind="outdoor_worker_post", region=league, minutes=10)
     elif what == 6:
         rd.regions.locate(lon, lat)
         rd.regions.in_china(lon, lat)
