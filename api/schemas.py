@@ -412,6 +412,38 @@ class CoverageResponse(BaseModel):
     stations_used: int
     rows: list[CoverageRow] = Field(description="Per banner inside a league, per league overall")
     uncovered: UncoveredFeature
+    demand_points: DemandCollection | None = Field(
+        default=None,
+        description="The demand points inside the region, each covered or not",
+    )
+
+
+class DemandPointProperties(BaseModel):
+    """One demand point of a coverage answer."""
+
+    weight: float = Field(ge=0)
+    covered: bool = Field(description="A station of the kind is within the minutes")
+    minutes_to_station: float | None = Field(
+        description="Travel time to the nearest station of the kind (null beyond the minutes)"
+    )
+    source: Literal["standing", "given"] = Field(
+        description="standing: a port or worker home; given: a point sent with the request"
+    )
+
+
+class DemandPointFeature(BaseModel):
+    """A demand point (GeoJSON Point feature)."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: dict[str, Any]
+    properties: DemandPointProperties
+
+
+class DemandCollection(BaseModel):
+    """The demand points of a region (GeoJSON FeatureCollection)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[DemandPointFeature]
 
 
 class PlanRequest(BaseModel):
@@ -445,6 +477,16 @@ class PlanRequest(BaseModel):
     within_country: bool = Field(
         default=True, description="Candidates only inside China (the national outline)"
     )
+    objective: Literal["road", "demand"] = Field(
+        default="road",
+        description="road: maximise covered road length; demand: maximise covered demand "
+        "weight (ports and worker homes, weight 1 each, plus `demand`)",
+    )
+    demand: list[DemandInput] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Extra weighted demand points for objective=demand",
+    )
 
 
 class WhatIfPoint(BaseModel):
@@ -454,6 +496,12 @@ class WhatIfPoint(BaseModel):
 
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+
+
+class DemandInput(WhatIfPoint):
+    """A weighted demand point (e.g. trucks a day at a crossing), in the request's crs."""
+
+    weight: float = Field(default=1.0, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class WhatIfMove(WhatIfPoint):
@@ -491,18 +539,29 @@ class EvaluateRequest(BaseModel):
     add: list[WhatIfPoint] = Field(default_factory=list, max_length=1000)
     move: list[WhatIfMove] = Field(default_factory=list, max_length=1000)
     remove: list[str] = Field(default_factory=list, max_length=1000)
+    demand: list[DemandInput] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Extra weighted demand points for this evaluation (e.g. imported "
+        "truck counts), added to the ports and worker homes",
+    )
 
 
 class SiteProperties(BaseModel):
-    """One suggested site: its gain is the increase of /v1/coverage's covered_km if a
-    station were added there (after the sites before it)."""
+    """One suggested site: its gain is the increase of /v1/coverage's covered_km (road
+    objective) or demand_covered (demand objective) if a station were added there (after
+    the sites before it)."""
 
     rank: int = Field(ge=1)
     node: int
-    gain_m: float = Field(description="Road length newly covered by this site (m)")
-    cumulative_gain_m: float
-    gain_km: float = Field(description="gain_m in km")
-    cumulative_gain_km: float
+    gain: float = Field(description="The objective's gain, in demand_unit")
+    cumulative_gain: float
+    gain_m: float | None = Field(
+        description="Road length newly covered by this site (m; null for objective=demand)"
+    )
+    cumulative_gain_m: float | None
+    gain_km: float | None = Field(description="gain_m in km")
+    cumulative_gain_km: float | None
 
 
 class SiteFeature(BaseModel):
@@ -534,6 +593,8 @@ class PlanResponse(BaseModel):
                     "properties": {
                         "rank": 1,
                         "node": 74,
+                        "gain": 150625.0,
+                        "cumulative_gain": 150625.0,
                         "gain_m": 150625.0,
                         "cumulative_gain_m": 150625.0,
                         "gain_km": 150.625,
@@ -548,7 +609,8 @@ class PlanResponse(BaseModel):
     kind: StationKind
     mode: str
     minutes: float
-    demand_unit: str
+    objective: Literal["road", "demand"] = "road"
+    demand_unit: str = Field(description="m of road (objective=road) or weight (demand)")
     total_demand: float
     covered_before: float
     covered_after: float

@@ -14,7 +14,7 @@ first: ``network`` (the road graph), ``stations`` (records, store, catalogue),
 """
 
 from locator import errors
-from locator.analysis.coverage import CoverageReport, RegionCoverage
+from locator.analysis.coverage import CoverageReport, DemandResult, RegionCoverage
 from locator.analysis.isochrones import Contour
 from locator.analysis.nearest.offline import OfflineNearest
 from locator.analysis.regions import AdminUnit, AdminUnits
@@ -38,6 +38,7 @@ __all__ = [
     "AdminUnits",
     "Contour",
     "CoverageReport",
+    "DemandResult",
     "LocalizedName",
     "Locator",
     "NearestAnswer",

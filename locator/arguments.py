@@ -255,10 +255,16 @@ def parse_minutes(text: str, *, name: str = "minutes") -> list[float]:
     return out
 
 
+#: Largest weight of one demand point (a day's trucks at the busiest crossing is ~1e4):
+#: sums of at most ``max_points`` weights stay exact in a double.
+MAX_DEMAND_WEIGHT = 1e9
+
+
 def check_demand(
     points: Any, *, max_points: int, name: str = "demand"
 ) -> list[tuple[float, float, float]]:
-    """Weighted demand points: a list of ``(lon, lat, weight)``, weight finite and >= 0.
+    """Weighted demand points: a list of ``(lon, lat, weight)``, weight from 0 to
+    :data:`MAX_DEMAND_WEIGHT`.
 
     Raises
     ------
@@ -285,9 +291,11 @@ def check_demand(
             )
         lon, lat = check_lonlat(item[0], item[1], name=name)
         weight = item[2]
-        if not _is_number(weight) or not (math.isfinite(float(weight)) and float(weight) >= 0):
+        if not _is_number(weight) or not (0 <= float(weight) <= MAX_DEMAND_WEIGHT):
             raise InvalidParameterError(
-                f"{name} weight must be a finite number >= 0, got {weight!r:.40}", parameter=name
+                f"{name} weight must be a number from 0 to {MAX_DEMAND_WEIGHT:g}, "
+                f"got {weight!r:.40}",
+                parameter=name,
             )
         out.append((lon, lat, float(weight)))
     return out

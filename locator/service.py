@@ -35,7 +35,7 @@ from locator.analysis.isochrones import SHAPES, Contour
 from locator.analysis.nearest.offline import OfflineNearest, offline_nearest
 from locator.analysis.nearest.targets import Accept
 from locator.analysis.regions import AdminUnits, RegionArg, resolve_region
-from locator.analysis.road_siting import suggest_road_sites
+from locator.analysis.road_siting import suggest_demand_sites, suggest_road_sites
 from locator.analysis.routing import Route
 from locator.analysis.siting import MAX_CANDIDATES, SitingResult
 from locator.analysis.trips import (
@@ -860,6 +860,7 @@ class Locator:
             region=(name, poly),
             rows={u.code: u.clip_geometry() for u in units},
             demand=self._demand(state, demand),
+            n_standing=len(state.demand),
         )
 
     def evaluate_plan(
@@ -933,11 +934,18 @@ class Locator:
         region: RegionArg = None,
         max_candidates: int = 2000,
         within_country: bool = True,
+        objective: str = "road",
+        demand: Sequence[tuple[float, float, float]] = (),
     ) -> SitingResult:
-        """Greedy suggestions for ``k`` new stations of ``kind`` that maximise the
-        region's covered road length exactly as :meth:`coverage` measures it: each site's
-        ``gain`` (metres) is the increase of ``coverage(...).covered_km`` (x 1000) if a
-        station were added there, after the sites before it.
+        """Greedy suggestions for ``k`` new stations of ``kind``.
+
+        ``objective="road"`` (default) maximises the region's covered road length exactly
+        as :meth:`coverage` measures it: each site's ``gain`` (metres) is the increase of
+        ``coverage(...).covered_km`` (x 1000) if a station were added there, after the
+        sites before it. ``objective="demand"`` maximises the covered demand weight
+        instead (the ports and worker homes, weight 1 each, plus the ``demand`` points
+        ``(lon, lat, weight)``): each ``gain`` is the increase of
+        ``coverage(..., demand=demand).demand_covered``.
 
         Candidates are the mode's nodes inside the region and, with ``within_country``
         (default), inside China (the artifact's national outline); a seeded sample of
@@ -952,8 +960,20 @@ class Locator:
             raise InvalidParameterError(
                 "within_country must be True or False", parameter="within_country"
             )
+        objective = check_text(objective, name="objective", max_length=16)
+        if objective not in ("road", "demand"):
+            raise InvalidParameterError(
+                f"objective must be 'road' or 'demand', not {objective!r:.20}",
+                parameter="objective",
+            )
+        if demand and objective != "demand":
+            raise InvalidParameterError(
+                "demand points are used by objective='demand' only", parameter="demand"
+            )
+        state = self._state
+        points = self._demand(state, demand)  # checked before the search
         _, poly = self.region_polygon(region)
-        index = self._state.index(mode, kd)
+        index = state.index(mode, kd)
         snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
         regions = self.regions
         country = (
@@ -961,8 +981,23 @@ class Locator:
             if within_country and regions is not None and regions.has_country
             else None
         )
+        engine = self._engines.circles
+        if objective == "demand":
+            if points is None:
+                return SitingResult([], 0.0, 0.0, 0)
+            return suggest_demand_sites(
+                engine,
+                snaps,
+                points,
+                mode=mode,
+                minutes=mins,
+                k=k,
+                region=poly,
+                in_country=country,
+                max_candidates=max_candidates,
+            )
         return suggest_road_sites(
-            self._engines.circles,
+            engine,
             snaps,
             mode=mode,
             minutes=mins,

@@ -162,10 +162,20 @@ def coverage(
     return Response(dumps(body), media_type=JSONResponse.media_type, headers=headers)
 
 
-def _sites_body(
-    loc: Locator, result: SitingResult, kind: StationKind, mode: str | None, minutes: float
+def _sites_body(  # noqa: PLR0917 (private)
+    loc: Locator,
+    result: SitingResult,
+    kind: StationKind,
+    mode: str | None,
+    minutes: float,
+    objective: str = "road",
 ) -> dict[str, Any]:
     """Suggested sites as a FeatureCollection of Points with the run's totals."""
+    road = objective == "road"
+
+    def km(x: float) -> float | None:
+        return round(x / 1000.0, 3) if road else None
+
     features = [
         {
             "type": "Feature",
@@ -173,10 +183,12 @@ def _sites_body(
             "properties": {
                 "rank": i,
                 "node": s.node,
-                "gain_m": round(s.gain, 1),
-                "cumulative_gain_m": round(s.cumulative_gain, 1),
-                "gain_km": round(s.gain / 1000.0, 3),
-                "cumulative_gain_km": round(s.cumulative_gain / 1000.0, 3),
+                "gain": round(s.gain, 3),
+                "cumulative_gain": round(s.cumulative_gain, 3),
+                "gain_m": round(s.gain, 1) if road else None,
+                "cumulative_gain_m": round(s.cumulative_gain, 1) if road else None,
+                "gain_km": km(s.gain),
+                "cumulative_gain_km": km(s.cumulative_gain),
             },
         }
         for i, s in enumerate(result.sites, start=1)
@@ -186,7 +198,8 @@ def _sites_body(
         "kind": kind.value,
         "mode": loc.check_mode(mode),
         "minutes": minutes,
-        "demand_unit": "m of road",
+        "objective": objective,
+        "demand_unit": "m of road" if road else "weight",
         "total_demand": result.total_demand,
         "covered_before": result.covered_before,
         "covered_after": result.covered_after,
@@ -198,11 +211,13 @@ def _sites_body(
 def _sites_csv(body: dict[str, Any]) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["rank", "lon", "lat", "node", "gain_km", "cumulative_gain_km"])
+    road = body["objective"] == "road"
+    gains = ["gain_km", "cumulative_gain_km"] if road else ["gain", "cumulative_gain"]
+    w.writerow(["rank", "lon", "lat", "node", *gains])
     for f in body["features"]:
         p = f["properties"]
         lon, lat = f["geometry"]["coordinates"]
-        w.writerow([p["rank"], lon, lat, p["node"], p["gain_km"], p["cumulative_gain_km"]])
+        w.writerow([p["rank"], lon, lat, p["node"], *(p[g] for g in gains)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -247,6 +262,24 @@ def _coverage_body(
                 "length_km": round(report.road_km - report.covered_km, 3),
                 "simplify_m": simplify_m,
             },
+        },
+        "demand_points": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": point(d.lon, d.lat),
+                    "properties": {
+                        "weight": d.weight,
+                        "covered": d.covered,
+                        "minutes_to_station": None
+                        if d.time_s is None
+                        else round(d.time_s / 60.0, 2),
+                        "source": "standing" if d.standing else "given",
+                    },
+                }
+                for d in report.demand_points
+            ],
         },
     }
     return body
@@ -297,8 +330,9 @@ def plan_evaluate(
     """The figures of ``/v1/coverage`` (``covered_km``, ``share``, rows, gaps,
     ``stations_used``) as they would be with the stations of ``add`` added, those of
     ``move`` moved and those of ``remove`` removed; the store is not touched (saving a
-    scenario is the keyed ``/v1/stations`` write path). Fast enough to follow a dragged
-    marker on the regional network (about 0.1 s per league)."""
+    scenario is the keyed ``/v1/stations`` write path). ``demand`` adds weighted points
+    (e.g. imported truck counts) to the ports and worker homes for this answer. Fast
+    enough to follow a dragged marker on the regional network (about 0.1 s per league)."""
     language = request_lang(request, lang)
     crs = Crs(plan.crs)
     report = loc.evaluate_plan(
@@ -309,6 +343,7 @@ def plan_evaluate(
         add=[to_wgs84(loc, p.lon, p.lat, crs) for p in plan.add],
         move=[(m.id, *to_wgs84(loc, m.lon, m.lat, crs)) for m in plan.move],
         remove=plan.remove,
+        demand=[(*to_wgs84(loc, d.lon, d.lat, crs), d.weight) for d in plan.demand],
     )
     body = _coverage_body(loc, report, language, 50.0)
     body["scenario"] = {
@@ -356,6 +391,13 @@ def plan_sites_get(
     within_country: Annotated[
         bool, Query(description="Candidates only inside China (the national outline)")
     ] = True,
+    objective: Annotated[
+        Literal["road", "demand"],
+        Query(
+            description="road: covered road length; demand: covered ports and worker homes "
+            "(POST adds weighted demand points)"
+        ),
+    ] = "road",
     crs: CrsQ = Crs.wgs84,
     f: Annotated[
         Literal["json", "geojson", "csv"] | None,
@@ -375,6 +417,7 @@ def plan_sites_get(
         loc.check_mode(mode),
         region,
         within_country,
+        objective,
         crs.value,
         fmt,
     )
@@ -387,8 +430,9 @@ def plan_sites_get(
         mode=mode,
         region=region_arg(loc, region, crs),
         within_country=within_country,
+        objective=objective,
     )
-    body = _sites_body(loc, result, kind, mode, minutes)
+    body = _sites_body(loc, result, kind, mode, minutes, objective)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if fmt == "csv":
         headers["Content-Disposition"] = 'attachment; filename="sites.csv"'
@@ -426,15 +470,20 @@ def plan_sites(
     ``/v1/coverage``'s ``covered_km`` for the region if a station were added there after
     the sites before it. Candidates lie in the region and (``within_country``, default)
     inside China; ``total_demand`` and ``covered_before`` are the region's road and
-    covered road in metres, as ``/v1/coverage`` reports them in km.
+    covered road in metres, as ``/v1/coverage`` reports them in km. With
+    ``objective=demand`` the sites maximise covered demand weight instead (the ports and
+    worker homes plus ``demand``): each ``gain`` is the increase of ``demand_covered``.
     """
+    crs = Crs(plan.crs)
     result = loc.suggest_sites(
         kind=plan.kind,
         k=plan.k,
         minutes=plan.minutes,
         mode=plan.mode,
-        region=region_arg(loc, plan.region, Crs(plan.crs)),
+        region=region_arg(loc, plan.region, crs),
         within_country=plan.within_country,
+        objective=plan.objective,
+        demand=[(*to_wgs84(loc, d.lon, d.lat, crs), d.weight) for d in plan.demand],
     )
-    body = _sites_body(loc, result, plan.kind, plan.mode, plan.minutes)
+    body = _sites_body(loc, result, plan.kind, plan.mode, plan.minutes, plan.objective)
     return Response(dumps(body), media_type=GeoJSONResponse.media_type)

@@ -377,6 +377,22 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
             response_class=HTMLResponse,
         )
 
+    def planner_page() -> Response:
+        return FileResponse(
+            STATIC_DIR / "planner.html",
+            media_type="text/html; charset=utf-8",
+            headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
+        )
+
+    # the planners' workspace (docs/planner.md)
+    router.add_api_route(
+        "/planner",
+        planner_page,
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        response_class=HTMLResponse,
+    )
+
     @router.get("/sw.js", include_in_schema=False)
     def service_worker() -> Response:
         # at the root, so its scope is the whole app; always revalidated

@@ -1,5 +1,6 @@
 /*
- * Service worker of the drivers' app (served at /sw.js, scope /).
+ * Service worker of the drivers' app and the planners' workspace (served at /sw.js,
+ * scope /).
  *
  * The app shell (page, script, styles, Leaflet, texts, icon) is stored when the worker is
  * installed; the data the app shows (stations, ports, base map, circles, the offline
@@ -10,15 +11,16 @@
  */
 "use strict";
 
-var CACHE = "border-port-locator-v1";
+var CACHE = "border-port-locator-v2";
 var SHELL = [
   "/app", "/static/app.js", "/static/app.css", "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css", "/widget/fonts.css", "/static/icon.svg",
   "/static/manifest.webmanifest", "/static/icon-192.png", "/static/i18n/zh.json", "/static/i18n/en.json",
-  "/static/i18n/mn.json", "/static/i18n/ru.json"
+  "/static/i18n/mn.json", "/static/i18n/ru.json", "/planner", "/static/planner.js", "/static/planner.css"
 ];
-// data worth keeping for a journey without signal (answers computed per request are not)
-var KEEP = /^\/(app|widget)?$|^\/static\/|^\/widget\/fonts|^\/v1\/(stations|ports|basemap\/|offline\/)/;
+// data worth keeping for a journey without signal (answers computed per request are not);
+// the planners' last figures (GET coverage and suggestions: the same for the same stations)
+var KEEP = /^\/(app|widget|planner)?$|^\/static\/|^\/widget\/fonts|^\/v1\/(stations|ports|regions|coverage|plan\/sites|basemap\/|offline\/)/;
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(SHELL); })
@@ -49,7 +51,8 @@ self.addEventListener("fetch", function (event) {
     return caches.match(req, { ignoreSearch: nav, ignoreVary: true }).then(function (hit) {
       if (hit) return hit;
       if (!nav) return Response.error();
-      return caches.match("/app").then(function (page) { return page || Response.error(); });
+      var shell = url.pathname === "/planner" ? "/planner" : "/app";
+      return caches.match(shell).then(function (page) { return page || Response.error(); });
     });
   }));
 });

@@ -186,6 +186,20 @@ class RegionCoverage:
 
 
 @dataclass(frozen=True)
+class DemandResult:
+    """One demand point of a report: where it is, its weight, whether a station of the
+    kind is within the budget and how far (``time_s``: ``None`` beyond the budget)."""
+
+    lon: float
+    lat: float
+    weight: float
+    covered: bool
+    time_s: float | None
+    standing: bool
+    """A port or worker home (the standing demand), not a point given with the request."""
+
+
+@dataclass(frozen=True)
 class CoverageReport:
     """What the stations of one kind cover within ``minutes``, for one region."""
 
@@ -202,6 +216,8 @@ class CoverageReport:
     uncovered: BaseGeometry
     stations_used: int
     extra: dict[str, Any] = field(default_factory=dict)
+    demand_points: tuple[DemandResult, ...] = ()
+    """The demand points inside the region, each covered or not."""
 
 
 class Coverage:
@@ -226,6 +242,7 @@ class Coverage:
         self.engine = engine
         self.net = engine.net
         self.labels = labels
+        self._demand_memo: tuple[DemandPoints, FloatArray] | None = None
         self.minutes = float(minutes)
         self.limit_s = limit_s
         geo = self.net.geometry
@@ -295,12 +312,42 @@ class Coverage:
         return np.where(best <= self.labels.limit_s, best, np.inf)
 
     def demand_times(self, demand: DemandPoints) -> FloatArray:
-        """Seconds from each demand point to the nearest station (``inf`` beyond)."""
+        """Seconds from each demand point to the nearest station (``inf`` beyond); once
+        per demand set (a report asks for every row)."""
+        cached = self._demand_memo
+        if cached is not None and cached[0] is demand:
+            return cached[1]
         if demand.edge is not None and demand.fraction is not None:
-            return self.point_times(demand.edge, demand.fraction)
-        if demand.node is not None:
-            return self.labels.time_s[demand.node]
-        raise ValueError("demand points need snapped edges/fractions or node ids")
+            times = self.point_times(demand.edge, demand.fraction)
+        elif demand.node is not None:
+            times = self.labels.time_s[demand.node]
+        else:
+            raise ValueError("demand points need snapped edges/fractions or node ids")
+        self._demand_memo = (demand, times)
+        return times
+
+    def demand_results(
+        self, demand: DemandPoints, region: BaseGeometry | None, n_standing: int
+    ) -> tuple[DemandResult, ...]:
+        """Each demand point inside ``region`` (all for ``None``) with its time and cover;
+        the first ``n_standing`` points are the standing demand."""
+        times = self.demand_times(demand)
+        keep = np.ones(times.shape[0], dtype=bool)
+        if region is not None:
+            poly_xy = projected_region(self.engine, region)
+            x, y = self.net.projector.forward(demand.lon, demand.lat)
+            keep = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
+        return tuple(
+            DemandResult(
+                lon=float(demand.lon[i]),
+                lat=float(demand.lat[i]),
+                weight=float(demand.weight[i]),
+                covered=bool(times[i] <= self.limit_s),
+                time_s=float(times[i]) if times[i] <= self.limit_s else None,
+                standing=bool(i < n_standing),
+            )
+            for i in np.flatnonzero(keep)
+        )
 
     def demand_covered(self, demand: DemandPoints) -> BoolArray:
         """Which demand points reach a station within the budget."""
@@ -341,11 +388,11 @@ class Coverage:
         self, code: str, region: BaseGeometry, demand: DemandPoints | None = None
     ) -> RegionCoverage:
         """Road km, covered km, share and covered demand inside one lon/lat polygon."""
-        geo = self.net.geometry
-        poly_xy = _valid(geo.to_projected(region))
+        digest = region_key(region)
+        poly_xy = projected_region(self.engine, region, digest)
         shapely.prepare(poly_xy)  # this request's own polygon: preparing it is safe
         # the region's road length does not depend on the stations: once per region
-        key = (self.labels.mode, hashlib.sha1(shapely.to_wkb(region)).digest())
+        key = (self.labels.mode, digest)
         memo = self.engine.road_m_memo
         road_m = memo.get(key)
         if road_m is None:
@@ -399,7 +446,7 @@ class Coverage:
         poly_xy = None
         if region is not None:
             # only the gaps on roads whose box meets the region's box are cut and clipped
-            poly_xy = _valid(geo.to_projected(region))
+            poly_xy = projected_region(self.engine, region)
             x0, y0, x1, y1 = shapely.bounds(poly_xy)
             b = geo.road_bounds[gaps.road]
             gaps = gaps.select(
@@ -418,6 +465,34 @@ class Coverage:
 
 def _valid(poly: BaseGeometry) -> BaseGeometry:
     return poly if shapely.is_valid(poly) else shapely.make_valid(poly)
+
+
+#: Most projected regions kept per engine (units are ~120; boxes come from requests).
+PROJECTED_MEMO_SIZE = 256
+
+
+def region_key(region: BaseGeometry) -> bytes:
+    """A digest of a lon/lat region's exact coordinates (the memos' key)."""
+    return hashlib.sha1(shapely.to_wkb(region)).digest()
+
+
+def projected_region(
+    engine: IsochroneEngine, region: BaseGeometry, key: bytes | None = None
+) -> BaseGeometry:
+    """``region`` (lon/lat) in the network's CRS, densified and made valid — the same
+    polygon every time, computed once per region (a bounded per-engine memo of WKB).
+    The caller gets its own geometry, which it may prepare. ``key``: the region's
+    :func:`region_key` when the caller has it."""
+    key = region_key(region) if key is None else key
+    memo = engine.projected_memo
+    wkb = memo.get(key)
+    if wkb is not None:
+        return shapely.from_wkb(wkb)
+    poly = _valid(engine.net.geometry.to_projected(region))
+    if len(memo) >= PROJECTED_MEMO_SIZE:
+        memo.clear()
+    memo[key] = shapely.to_wkb(poly)
+    return poly
 
 
 def _clip_lines(lines: npt.NDArray[np.object_], poly_xy: BaseGeometry) -> BaseGeometry:
@@ -494,7 +569,7 @@ def stations_reaching(
         inside = np.ones(graph.n_nodes, dtype=bool)
         stands = np.ones(len(stations), dtype=bool)
     else:
-        poly_xy = _valid(net.geometry.to_projected(region))
+        poly_xy = projected_region(engine, region)
         inside = np.asarray(shapely.contains_xy(poly_xy, graph.node_x, graph.node_y), dtype=bool)
         x, y = net.projector.forward(
             np.array([s.snapped_lon for s in stations]), np.array([s.snapped_lat for s in stations])
@@ -522,9 +597,11 @@ def coverage_report(
     region: tuple[str, BaseGeometry | None],
     rows: Mapping[str, BaseGeometry],
     demand: DemandPoints | None,
+    n_standing: int = 0,
 ) -> CoverageReport:
     """Coverage of one kind's stations within ``minutes``: the region's figures, one row
-    per unit of ``rows`` and the uncovered stretches (clipped to the region)."""
+    per unit of ``rows``, the uncovered stretches (clipped to the region) and each demand
+    point in the region (the first ``n_standing`` of ``demand`` are the standing ones)."""
     labels = label_nodes(engine, stations, mode=mode, limit_s=minutes * 60.0)
     cov = Coverage(engine, labels, minutes)
     name, poly = region
@@ -544,4 +621,5 @@ def coverage_report(
         stations_used=stations_reaching(
             engine, stations, mode=mode, limit_s=minutes * 60.0, region=poly
         ),
+        demand_points=() if demand is None else cov.demand_results(demand, poly, n_standing),
     )

@@ -108,6 +108,10 @@ class IsochroneEngine:
         #: kept across requests: plain floats, so sharing them between threads is safe
         #: and a miss computed twice at once is harmless
         self.road_m_memo: dict[tuple[str, bytes], float] = {}
+        #: regions (lon/lat polygons) projected to the network's CRS and made valid, as
+        #: WKB keyed by the region's own WKB digest: bytes are immutable, and every caller
+        #: reads its own geometry from them (so it may prepare it: nothing native shared)
+        self.projected_memo: dict[bytes, bytes] = {}
 
     def seeds(
         self, places: Sequence[Place], mode: str, direction: Direction

@@ -263,13 +263,15 @@ class AdminUnits:
         return unit is not None and unit.level == "league"
 
     def table_units(self, region: object) -> list[AdminUnit]:
-        """The rows of a coverage table for a region argument: the banners of a league,
-        the leagues for the whole network (``None``), none otherwise."""
-        if region is None:
+        """The rows of a coverage table for a region argument: the leagues for the whole
+        network (``None``) or the province, the banners of a league, the banner itself,
+        none otherwise (a port's surroundings, a box, a polygon)."""
+        unit = self._by_code.get(region) if isinstance(region, str) else None
+        if region is None or (unit is not None and unit.level == "province"):
             return self.leagues()
-        if isinstance(region, str) and self.is_league(region):
-            return self.banners(region)
-        return []
+        if unit is not None and unit.level == "league":
+            return self.banners(unit.code)
+        return [unit] if unit is not None and unit.level == "banner" else []
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code

@@ -24,15 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import shapely
+from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
-from locator.analysis.coverage import Coverage, label_nodes
+from locator.analysis.coverage import Coverage, DemandPoints, label_nodes, projected_region
 from locator.analysis.isochrones import IsochroneEngine
-from locator.analysis.siting import SiteSuggestion, SitingResult
+from locator.analysis.siting import SiteSuggestion, SitingResult, greedy_max_cover
 from locator.errors import InvalidParameterError
 from locator.network.geometry import EdgeGeometry
 from locator.network.reach import Intervals, candidate_roads, reached_intervals
+from locator.network.search import entries, search
 from locator.network.snapping import Snap
 
 FloatArray = npt.NDArray[np.float64]
@@ -193,6 +195,133 @@ def node_reach_lines(
     return out
 
 
+def candidate_nodes(  # noqa: PLR0917 (the siting functions' own arguments, in order)
+    engine: IsochroneEngine,
+    mode: str,
+    region_xy: BaseGeometry | None,
+    in_country: Callable[[FloatArray, FloatArray], BoolArray] | None,
+    max_candidates: int,
+    seed: int,
+) -> IntArray:
+    """The mode's nodes inside the (projected) region and the country; a seeded sample of
+    ``max_candidates`` when there are more.
+
+    Raises
+    ------
+    InvalidParameterError
+        No such node.
+    """
+    net = engine.net
+    graph = net.graph
+    allowed = net.mode(mode).allowed
+    used = np.zeros(graph.n_nodes, dtype=bool)
+    used[graph.edge_u[allowed]] = True
+    used[graph.edge_v[allowed]] = True
+    if region_xy is not None:
+        used &= np.asarray(shapely.contains_xy(region_xy, graph.node_x, graph.node_y), dtype=bool)
+    if in_country is not None:
+        used &= np.asarray(in_country(graph.node_lon, graph.node_lat), dtype=bool)
+    cand = np.nonzero(used)[0].astype(np.int64)
+    if cand.size == 0:
+        raise InvalidParameterError(
+            "no network node to place a station in the region"
+            + (" inside the country" if in_country is not None else ""),
+            parameter="region",
+        )
+    if cand.size > max_candidates:
+        rng = np.random.default_rng(seed)
+        cand = np.sort(rng.choice(cand, size=max_candidates, replace=False))
+    return cand
+
+
+def demand_cover(
+    engine: IsochroneEngine, mode: str, demand: DemandPoints, cand: IntArray, limit_s: float
+) -> sparse.csr_matrix:
+    """Boolean ``(candidate, demand point)`` matrix: a station at the candidate node would
+    be reached from the point within ``limit_s`` (the coverage rule's direction: travel
+    from the demand to the station). One bounded forward search per demand point."""
+    mg = engine.net.mode(mode)
+    col_of = np.full(engine.net.graph.n_nodes, -1, dtype=np.int64)
+    col_of[cand] = np.arange(cand.shape[0])
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    if demand.edge is None or demand.fraction is None:
+        raise ValueError("demand points need snapped edges/fractions")
+    for j in range(demand.lon.shape[0]):
+        snap_seeds = entries(
+            engine.geometry, mg, int(demand.edge[j]), float(demand.fraction[j]), "from"
+        )
+        nodes = np.array([o.node for o in snap_seeds], dtype=np.int64)
+        costs = np.array([o.cost_s for o in snap_seeds], dtype=np.float64)
+        if nodes.size == 0:
+            continue
+        t = search(mg.forward, nodes, costs, limit_s=limit_s).time_s
+        hit = col_of[np.flatnonzero(t <= limit_s)]
+        hit = hit[hit >= 0]
+        rows.append(hit)
+        cols.append(np.full(hit.shape[0], j, dtype=np.int64))
+    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    return sparse.csr_matrix(
+        (np.ones(row.shape[0], dtype=bool), (row, col)),
+        shape=(cand.shape[0], demand.lon.shape[0]),
+    )
+
+
+def suggest_demand_sites(
+    engine: IsochroneEngine,
+    stations: Sequence[Snap],
+    demand: DemandPoints,
+    *,
+    mode: str,
+    minutes: float,
+    k: int,
+    region: BaseGeometry | None = None,
+    in_country: Callable[[FloatArray, FloatArray], BoolArray] | None = None,
+    max_candidates: int = 2000,
+    seed: int = 0,
+) -> SitingResult:
+    """``k`` sites maximising the weight of the region's demand points within ``minutes``
+    of a station — exactly ``/v1/coverage``'s ``demand_covered`` — by lazy greedy
+    (:func:`~locator.analysis.siting.greedy_max_cover`). Demand points outside the region
+    do not count; those the existing stations cover already count as covered. Same
+    candidates as :func:`suggest_road_sites`."""
+    graph = engine.net.graph
+    limit_s = float(minutes) * 60.0
+    region_xy = None if region is None else projected_region(engine, region)
+    cand = candidate_nodes(engine, mode, region_xy, in_country, max_candidates, seed)
+    labels = label_nodes(engine, stations, mode=mode, limit_s=limit_s)
+    covered = Coverage(engine, labels, minutes).demand_covered(demand)
+    inside = np.ones(demand.lon.shape[0], dtype=bool)
+    if region_xy is not None:
+        x, y = engine.net.projector.forward(demand.lon, demand.lat)
+        inside = np.asarray(shapely.contains_xy(region_xy, x, y), dtype=bool)
+    weight = np.where(inside, demand.weight, 0.0)
+    remaining = np.where(covered, 0.0, weight)
+    cover = demand_cover(engine, mode, demand, cand, limit_s)
+    chosen, gains = greedy_max_cover(cover, remaining, k)
+    sites = []
+    total = 0.0
+    for row, g in zip(chosen.tolist(), gains.tolist(), strict=True):
+        node = int(cand[row])
+        total += g
+        sites.append(
+            SiteSuggestion(
+                node=node,
+                lon=float(graph.node_lon[node]),
+                lat=float(graph.node_lat[node]),
+                gain=g,
+                cumulative_gain=total,
+            )
+        )
+    return SitingResult(
+        sites=sites,
+        total_demand=float(weight.sum()),
+        covered_before=float(weight[covered].sum()),
+        candidates_evaluated=int(cand.shape[0]),
+    )
+
+
 def suggest_road_sites(
     engine: IsochroneEngine,
     stations: Sequence[Snap],
@@ -223,29 +352,11 @@ def suggest_road_sites(
         No candidate node in the region (and country).
     """
     net = engine.net
-    geo = net.geometry
     graph = net.graph
     limit_s = float(minutes) * 60.0
-    region_xy = None if region is None else geo.to_projected(region)
+    region_xy = None if region is None else projected_region(engine, region)
     rc, _ = road_cover(engine, stations, mode=mode, minutes=minutes, region_xy=region_xy)
-    allowed = net.mode(mode).allowed
-    used = np.zeros(graph.n_nodes, dtype=bool)
-    used[graph.edge_u[allowed]] = True
-    used[graph.edge_v[allowed]] = True
-    if region_xy is not None:
-        used &= np.asarray(shapely.contains_xy(region_xy, graph.node_x, graph.node_y), dtype=bool)
-    if in_country is not None:
-        used &= np.asarray(in_country(graph.node_lon, graph.node_lat), dtype=bool)
-    cand = np.nonzero(used)[0].astype(np.int64)
-    if cand.size == 0:
-        raise InvalidParameterError(
-            "no network node to place a station in the region"
-            + (" inside the country" if in_country is not None else ""),
-            parameter="region",
-        )
-    if cand.size > max_candidates:
-        rng = np.random.default_rng(seed)
-        cand = np.sort(rng.choice(cand, size=max_candidates, replace=False))
+    cand = candidate_nodes(engine, mode, region_xy, in_country, max_candidates, seed)
     reach = node_reach_lines(engine, mode, cand, limit_s, rc.inside)
     lengths = rc.road_length_m
     covered = rc.covered

@@ -143,13 +143,41 @@ def _resolve_inside(inside: InsideArg, lon: FloatArray, lat: FloatArray) -> npt.
     return np.asarray(mask)
 
 
+def _only_inside(
+    solve: _Transform,
+) -> _Transform:
+    """Apply a point-wise offset ``solve`` to the points ``inside`` only: the others keep
+    their coordinates, and the formula is never evaluated where it means nothing (near
+    the poles its longitude term divides by cos(lat) ~ 0 and overflows)."""
+
+    def run(
+        lon: FloatArray, lat: FloatArray, inside: npt.NDArray[np.bool_]
+    ) -> tuple[FloatArray, FloatArray]:
+        x = np.array(lon, dtype=np.float64)
+        y = np.array(lat, dtype=np.float64)
+        shape = x.shape
+        x, y = x.reshape(-1), y.reshape(-1)
+        mask = np.broadcast_to(np.asarray(inside, dtype=bool), shape).reshape(-1)
+        if np.any(mask):
+            # where the offset means nothing (forced ``inside`` near a pole) the inverse
+            # diverges to inf/nan, which callers reject as a coordinate
+            with np.errstate(over="ignore", invalid="ignore"):
+                a, b = solve(x[mask], y[mask], mask[mask])
+            x[mask], y[mask] = a, b
+        return x.reshape(shape), y.reshape(shape)
+
+    return run
+
+
+@_only_inside
 def _wgs_to_gcj(
     lon: FloatArray, lat: FloatArray, inside: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
     dlon, dlat = _gcj_offset_deg(lon, lat)
-    return np.where(inside, lon + dlon, lon), np.where(inside, lat + dlat, lat)
+    return lon + dlon, lat + dlat
 
 
+@_only_inside
 def _gcj_to_wgs(
     lon: FloatArray, lat: FloatArray, inside: npt.NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray]:
@@ -170,7 +198,7 @@ def _gcj_to_wgs(
             break
     else:  # pragma: no cover - the iteration contracts by ~1e-4 per step
         log.warning("gcj02_to_wgs84 did not converge to %.0e deg", _INVERSE_TOL_DEG)
-    return np.where(inside, w_lon, lon), np.where(inside, w_lat, lat)
+    return w_lon, w_lat
 
 
 def _gcj_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -363,3 +363,69 @@ def test_printable_report_has_the_figures_table_map_and_sites(
     assert not re.search(r'(?:src|href)="', page)  # nothing to load
     none = client.get("/v1/report", params={"kind": "driver_station", "region": "152500", "k": 0})
     assert '<g class="site">' not in none.text
+
+
+def test_imported_demand_in_what_if_and_demand_siting(client: TestClient, loc: Locator) -> None:
+    """Weighted demand sent with a what-if is counted and listed point by point; sites
+    for objective=demand match the Locator and their gains add up in demand_covered."""
+    demand = [
+        {"lon": 116.024, "lat": 43.919, "weight": 120.0},  # on a road in Xilingol
+        {"lon": 112.0, "lat": 43.6, "weight": 5.0},  # near Erenhot (covered)
+    ]
+    base = {"kind": "driver_station", "region": "152500"}
+    plain = client.post("/v1/plan/evaluate", json=base).json()
+    r = client.post("/v1/plan/evaluate", json={**base, "demand": demand})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["demand_total"] == pytest.approx(plain["demand_total"] + 125.0)
+    pts = got["demand_points"]["features"]
+    given_pts = [f for f in pts if f["properties"]["source"] == "given"]
+    assert [f["properties"]["weight"] for f in given_pts] == [120.0, 5.0]
+    assert sum(f["properties"]["weight"] for f in pts if f["properties"]["covered"]) == (
+        pytest.approx(got["demand_covered"])
+    )
+    for f in pts:
+        p = f["properties"]
+        assert (p["minutes_to_station"] is not None) == p["covered"]
+        if p["covered"]:
+            assert p["minutes_to_station"] <= 15.0
+    # siting on demand: the big uncovered point is taken first
+    s = client.post(
+        "/v1/plan/sites", json={**base, "k": 2, "objective": "demand", "demand": demand}
+    )
+    assert s.status_code == 200, s.text
+    sites = s.json()
+    assert sites["objective"] == "demand" and sites["demand_unit"] == "weight"
+    expect = loc.suggest_sites(
+        kind="driver_station",
+        k=2,
+        region="152500",
+        objective="demand",
+        demand=[(d["lon"], d["lat"], d["weight"]) for d in demand],
+    )
+    assert [f["properties"]["gain"] for f in sites["features"]] == pytest.approx(
+        [x.gain for x in expect.sites]
+    )
+    first = sites["features"][0]["properties"]
+    assert first["gain"] >= 120.0 and first["gain_km"] is None
+    after = client.post(
+        "/v1/plan/evaluate",
+        json={
+            **base,
+            "demand": demand,
+            "add": [
+                dict(
+                    zip(
+                        ("lon", "lat"), sites["features"][0]["geometry"]["coordinates"], strict=True
+                    )
+                )
+            ],
+        },
+    ).json()
+    assert after["demand_covered"] == pytest.approx(got["demand_covered"] + first["gain"])
+    csv_body = client.get(
+        "/v1/plan/sites", params={**base, "k": 2, "objective": "demand", "f": "csv"}
+    ).content.decode("utf-8-sig")
+    assert csv_body.splitlines()[0] == "rank,lon,lat,node,gain,cumulative_gain"
+    bad = client.post("/v1/plan/sites", json={**base, "demand": demand})  # road objective
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_parameter")

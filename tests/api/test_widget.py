@@ -53,7 +53,7 @@ def test_widget_page_is_html_with_a_same_origin_only_policy(client: TestClient) 
 
 
 def test_every_file_the_pages_reference_is_served(client: TestClient) -> None:
-    pages = {p: client.get(p).text for p in ("/", "/app", "/widget", "/widget/demo")}
+    pages = {p: client.get(p).text for p in ("/", "/app", "/widget", "/widget/demo", "/planner")}
     for page, html in pages.items():
         refs = re.findall(r'(?:src|href)="([^"]+)"', html)
         assert refs, page
@@ -89,6 +89,10 @@ def test_our_pages_scripts_and_styles_name_no_other_host() -> None:
         "widget-demo.html",
         "widget-demo.js",
         "widget-demo.css",
+        "planner.html",
+        "planner.js",
+        "planner.css",
+        "sw.js",
     ):
         text = (STATIC_DIR / name).read_text("utf-8")
         assert not EXTERNAL_URL.search(text), name
@@ -130,6 +134,28 @@ def test_every_ui_catalogue_is_complete_with_the_same_placeholders() -> None:
     top = {k.split(".")[0] for k in english}
     missing = {k for k in used if k not in top and k not in english}
     assert not missing, missing
+    # the planners' workspace: T.* as above, P.* in the catalogue's "planner" section
+    js = (STATIC_DIR / "planner.js").read_text("utf-8")
+    used = set(re.findall(r"\bT\.(\w+)", js))
+    assert not {k for k in used if k not in top and k not in english}
+    planner = {k.split(".")[1] for k in english if k.startswith("planner.")}
+    used_p = set(re.findall(r"\bP\.(\w+)", js))
+    assert used_p and not used_p - planner, used_p - planner
+
+
+def test_planner_page_is_served_with_the_same_origin_policy_and_works_offline(
+    client: TestClient,
+) -> None:
+    r = client.get("/planner", params={"lang": "zh", "region": "152500"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"] == WIDGET_CSP
+    assert "static/planner.js" in r.text and "static/planner.css" in r.text
+    assert client.head("/planner").status_code == 200
+    # the service worker stores the planner's shell and its GET figures
+    sw = client.get("/sw.js").text
+    for item in ('"/planner"', '"/static/planner.js"', '"/static/planner.css"'):
+        assert item in sw
+    assert "coverage" in sw and "regions" in sw
 
 
 # ----------------------------------------------------------------------------- fonts

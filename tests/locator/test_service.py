@@ -329,6 +329,12 @@ def test_coverage_rows_add_up_to_their_union(loc):
     for key in ("road_km", "covered_km"):
         rows = sum(getattr(r, key) for r in whole.rows)
         assert rows == pytest.approx(getattr(province, key), rel=1e-6)
+    # the province's own table is its leagues, a banner's is the banner itself
+    assert [(r.code, r.road_km) for r in province.rows] == [(r.code, r.road_km) for r in whole.rows]
+    banner = loc.coverage(kind="driver_station", region="152501")
+    assert [r.code for r in banner.rows] == ["152501"]
+    assert banner.rows[0].covered_km == pytest.approx(banner.covered_km, rel=1e-9)
+    assert loc.coverage(kind="driver_station", region="erenhot").rows == []
     for league in ("150700", "152500", "152900"):
         report = loc.coverage(kind="driver_station", region=league)
         for key in ("road_km", "covered_km"):

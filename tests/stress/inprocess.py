@@ -57,9 +57,19 @@ def _one(rd: Round, what: int, rng: random.Random, tag: str) -> None:
         else:  # a trip: backward search, station tables, the cached forward times
             loc.along_route((lon, lat), rng.choice(rd.stations).id, limit=5)
     elif what == 5:
-        # leagues in turn: threads fill the region road-length memo at the same time
+        # leagues in turn: threads fill the region road-length and projected-region memos
+        # at the same time; what-ifs with demand share them too
         league = rng.choice(rd.regions.leagues()[:3]).code
-        loc.coverage(kind="outdoor_worker_post", region=league, minutes=10)
+        if rng.random() < 0.5:
+            loc.coverage(kind="outdoor_worker_post", region=league, minutes=10)
+        else:
+            loc.evaluate_plan(
+                kind="outdoor_worker_post",
+                region=league,
+                minutes=10,
+                add=[(st.lon, st.lat)],
+                demand=[(lon, lat, 3.0)],
+            )
     elif what == 6:
         rd.regions.locate(lon, lat)
         rd.regions.in_china(lon, lat)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -172,3 +174,20 @@ def test_arrays_of_other_shapes_and_lists() -> None:
     l_lon, _ = wgs84_to_gcj02([111.98, 111.98], [43.65, 43.65])
     assert l_lon.shape == (2,)
     assert l_lon[0] == g_lon[0, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lon=st.floats(-180, 180, allow_nan=False),
+    lat=st.floats(-90, 90, allow_nan=False),
+)
+def test_points_outside_china_are_never_fed_to_the_offset_formula(lon: float, lat: float) -> None:
+    """Outside the China box every converter returns the point unchanged without a numpy
+    warning (near the poles the offset's cos(lat) term overflowed: a 500 in a what-if)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = gcj02_to_wgs84(lon, lat)
+        there = wgs84_to_gcj02(lon, lat)
+    if not bool(in_china_box(lon, lat)):
+        assert back == (lon, lat) and there == (lon, lat)
+    assert all(math.isfinite(v) for v in (*back, *there))
