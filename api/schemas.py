@@ -485,7 +485,8 @@ class PlanRequest(BaseModel):
     demand: list[DemandInput] = Field(
         default_factory=list,
         max_length=1000,
-        description="Extra weighted demand points for objective=demand",
+        description="Extra weighted demand points for objective=demand (at most "
+        "Settings.max_points, 100 by default)",
     )
 
 
@@ -543,7 +544,8 @@ class EvaluateRequest(BaseModel):
         default_factory=list,
         max_length=1000,
         description="Extra weighted demand points for this evaluation (e.g. imported "
-        "truck counts), added to the ports and worker homes",
+        "truck counts), added to the ports and worker homes; at most Settings.max_points "
+        "(100 by default) with the changes",
     )
 
 

@@ -143,7 +143,7 @@ def _demand_vs_spopt(loc: Locator, code: str, k: int, n: int, repeat: int) -> di
         ours_t.append(time.perf_counter() - t)
     # the same instance for spopt: candidates, coverage sets, uncovered weights
     region_xy = engines.net.geometry.to_projected(poly)
-    cand = candidate_nodes(engine, "truck", region_xy, regions.in_china, 2000, 0)
+    cand = candidate_nodes(engine, "truck", region_xy, regions.in_china, g.n_nodes, 0)
     cover = demand_cover(engine, "truck", demand, cand, minutes * 60).toarray()
     labels = label_nodes(engine, stations, mode="truck", limit_s=minutes * 60)
     covered = Coverage(engine, labels, minutes).demand_covered(demand)

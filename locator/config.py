@@ -138,6 +138,10 @@ class Settings(BaseSettings):
         description="Seconds a client may take to send a request's headers (then the "
         "connection is closed).",
     )
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per request (uvicorn's access log, API keys redacted).",
+    )
     keep_alive_s: float = Field(
         default=5.0,
         gt=0,

@@ -14,7 +14,7 @@
 
   var LANGS = ["zh", "en", "mn", "ru"];
   var KINDS = ["driver_station", "worker_home", "outdoor_worker_post"];
-  var MINUTES = [5, 10, 15, 20, 30];
+  var MINUTES = [5, 10, 15]; // the circles every station has (Settings: DEFAULT_MINUTES)
   // coverage share classes of the choropleth (upper bounds) and their fills
   var CLASSES = [0.1, 0.25, 0.5, 0.75, 1.0001];
   var FILLS = ["#fee2e2", "#fecaca", "#fde68a", "#bbf7d0", "#4ade80"];
@@ -68,6 +68,7 @@
     this.status = status;
     this.code = (body && body.code) || (status === 0 ? "network" : "generic");
     this.detail = (body && body.detail) || "";
+    this.body = body || {};
   }
 
   function request(url, options) {
@@ -79,15 +80,16 @@
     }, function () { throw new ApiError(0, null); });
   }
 
-  function getJSON(url) {
-    return request(url, { headers: { Accept: "application/json, application/geo+json" } });
+  function getJSON(url, signal) {
+    return request(url, { headers: { Accept: "application/json, application/geo+json" }, signal: signal });
   }
 
-  function postJSON(url, body) {
+  function postJSON(url, body, signal) {
     return request(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body)
+      body: JSON.stringify(body),
+      signal: signal
     });
   }
 
@@ -169,6 +171,9 @@
   var demand = [];          // imported [{lon, lat, weight}]
   var sites = [];           // last suggestions (features)
   var seq = 0;              // latest evaluation wins
+  var generation = 0;       // the current question (region, kind, minutes, mode): answers
+                            // to an earlier one that arrive late are dropped
+  var evalAbort = null;     // the evaluation in flight (aborted when superseded)
   var fitted = null;        // the region the map was last fitted to
 
   function noteView() {
@@ -320,14 +325,25 @@
     // the figures shown: the saved stations (GET, cacheable, works offline once seen) or a
     // what-if / imported demand (POST /v1/plan/evaluate: nothing is saved)
     var mine = ++seq;
+    var gen = generation;
     document.body.dataset.state = "loading";
     setStatus(P.computing);
-    var ask = (!hasScenario() && !demand.length)
-      ? getJSON(apiUrl("v1/coverage", query()))
-      : postJSON(apiUrl("v1/plan/evaluate", { lang: cfg.lang }), scenarioBody());
-    return ask.then(function (body) {
-      if (mine !== seq) return;
+    if (evalAbort) evalAbort.abort(); // a dragged marker: only the last position matters
+    evalAbort = window.AbortController ? new AbortController() : null;
+    var signal = evalAbort ? evalAbort.signal : undefined;
+    var plain = !hasScenario() && !demand.length;
+    var ask = plain
+      ? getJSON(apiUrl("v1/coverage", query()), signal)
+      : postJSON(apiUrl("v1/plan/evaluate", { lang: cfg.lang }), scenarioBody(), signal);
+    // the what-if's change is measured against the same question without it
+    var base = (!hasScenario() || baseline) ? null : postJSON(
+      apiUrl("v1/plan/evaluate", { lang: cfg.lang }),
+      Object.assign(scenarioBody(), { add: [], move: [], remove: [] }), signal);
+    return Promise.all([ask, base]).then(function (both) {
+      var body = both[0];
+      if (mine !== seq || gen !== generation) return;
       if (!hasScenario()) baseline = body;
+      else if (both[1]) baseline = both[1];
       current = body;
       showNotice("");
       renderFigures();
@@ -336,13 +352,31 @@
       document.body.dataset.share = String(body.share);
       document.body.dataset.evaluations = String(Number(document.body.dataset.evaluations || 0) + 1);
     }, function (err) {
-      if (mine !== seq) return;
+      if (mine !== seq || gen !== generation) return;
+      if (dropOffRoadDemand(err)) return;
       setStatus(errorText(err), true);
       document.body.dataset.state = "error";
       if (err.code === "request_too_large" && demand.length) {
         showNotice(fmt(P.demand_too_many, { n: demand.length }));
       }
     });
+  }
+
+  // an imported point the server cannot place on a road: name it, leave it out, go on
+  function dropOffRoadDemand(err) {
+    if (["no_road_nearby", "outside_service_area"].indexOf(err.code) < 0 || !demand.length) return false;
+    var lon = Number(err.body.lon), lat = Number(err.body.lat);
+    var i = -1;
+    demand.forEach(function (p, j) {
+      if (i < 0 && Math.abs(p.lon - lon) < 1e-6 && Math.abs(p.lat - lat) < 1e-6) i = j;
+    });
+    if (i < 0) return false;
+    var p = demand[i];
+    demand = demand.slice(0, i).concat(demand.slice(i + 1));
+    setDemand(demand, 0);
+    showNotice(fmt(P.demand_off_road, { lon: p.lon, lat: p.lat }));
+    evaluate();
+    return true;
   }
 
   function renderFigures() {
@@ -503,8 +537,11 @@
   }
 
   function loadStations() {
+    var gen = generation;
     stationLayer.clearLayers();
     return getAll(apiUrl("v1/stations", { kind: cfg.kind, lang: cfg.lang, limit: 500 })).then(function (feats) {
+      if (gen !== generation) return; // an answer for the kind before
+      stationLayer.clearLayers();
       stations = feats;
       feats.forEach(addStationMarker);
       document.body.dataset.stations = String(feats.length);
@@ -528,6 +565,7 @@
     m.on("drag", throttle(function () {
       var ll = m.getLatLng();
       scenario.move[id] = [round6(ll.lng), round6(ll.lat)];
+      delete scenario.remove[id]; // a removed station dragged somewhere is moved there
       evaluate();
     }, 600));
     m.on("click", function () { stationPopup(m, f); });
@@ -548,7 +586,12 @@
     b.textContent = removed ? P.restore : P.remove;
     b.addEventListener("click", function () {
       if (removed) delete scenario.remove[id];
-      else { scenario.remove[id] = true; delete scenario.move[id]; }
+      else {
+        scenario.remove[id] = true;
+        delete scenario.move[id];
+        var c = f.geometry.coordinates;
+        m.setLatLng([c[1], c[0]]); // shown (greyed) where it stands
+      }
       map.closePopup();
       stationChanged(m, id);
     });
@@ -586,14 +629,18 @@
   }
 
   function loadCircles() {
+    var gen = generation;
     circleLayer.clearLayers();
+    delete document.body.dataset.circles;
     return getJSON(apiUrl("v1/basemap/circles", { minutes: cfg.minutes, kind: cfg.kind, mode: cfg.mode }))
       .then(function (fc) {
+        if (gen !== generation) return;
+        circleLayer.clearLayers();
         L.geoJSON(fc, { renderer: circleRenderer, interactive: false,
                         style: function () { return { color: "#15803d", weight: 1, fillColor: "#16a34a", fillOpacity: 0.25 }; }
         }).addTo(circleLayer);
         document.body.dataset.circles = String(fc.features.length);
-      }, function () { document.body.dataset.circles = "error"; });
+      }, function () { if (gen === generation) document.body.dataset.circles = "error"; });
   }
 
   function loadRoads() {
@@ -605,13 +652,16 @@
   }
 
   // circles of the what-if's added and moved stations, from /v1/isochrones
+  var circleDraw = 0;
   function drawScenarioCircles() {
+    var mine = ++circleDraw;
     scenarioCircleLayer.clearLayers();
     var points = scenario.add.map(function (a) { return [a.lon, a.lat]; });
     Object.keys(scenario.move).forEach(function (id) { points.push(scenario.move[id]); });
     points.forEach(function (pt) {
       getJSON(apiUrl("v1/isochrones", { lon: pt[0], lat: pt[1], minutes: cfg.minutes, mode: cfg.mode }))
         .then(function (fc) {
+          if (mine !== circleDraw) return; // the what-if changed since
           L.geoJSON(fc, { renderer: circleRenderer, interactive: false,
                           style: function () { return { color: "#7c3aed", weight: 1.5, fillColor: "#a78bfa", fillOpacity: 0.3 }; }
           }).addTo(scenarioCircleLayer);
@@ -705,7 +755,16 @@
   });
 
   // ------------------------------------------------------------------ suggestions
+  function clearSites() {
+    siteLayer.clearLayers();
+    sites = [];
+    $("p-sites").textContent = "";
+    delete document.body.dataset.sites;
+  }
+
   function suggest() {
+    var gen = generation;
+    var asked = cfg.k + "|" + cfg.objective;
     $("p-suggest").disabled = true;
     setStatus(P.suggesting);
     document.body.dataset.sites = "loading";
@@ -720,18 +779,23 @@
                                                region: regionParam(), objective: cfg.objective }));
     }
     return ask.then(function (fc) {
+      if (gen !== generation || asked !== cfg.k + "|" + cfg.objective) return; // asked before a change
       sites = fc.features;
       renderSites(fc);
       setStatus("");
       document.body.dataset.sites = String(sites.length);
     }, function (err) {
+      if (gen !== generation) return;
       setStatus(errorText(err), true);
       document.body.dataset.sites = "error";
     }).then(function () { $("p-suggest").disabled = false; });
   }
 
   function gainText(fc, p) {
-    if (fc.objective === "demand") return fmt(P.site_gain_demand, { g: num(p.gain, 0), c: num(p.cumulative_gain, 0) });
+    if (fc.objective === "demand") {
+      var d = function (x) { return num(x, Math.round(x) === x ? 0 : 1); };
+      return fmt(P.site_gain_demand, { g: d(p.gain), c: d(p.cumulative_gain) });
+    }
     return fmt(P.site_gain, { g: num(p.gain_km, 1), c: num(p.cumulative_gain_km, 1) });
   }
 
@@ -776,15 +840,47 @@
   // ------------------------------------------------------------------ imported demand
   var DEMAND_KEY = "border-port-locator.planner.demand.v1";
 
+  var MAX_WEIGHT = 1e9; // the server's bound on one point's weight
+  var NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+  // RFC 4180 fields: quoted fields may hold the separator, quotes ("") and line breaks
+  function csvRows(text, sep) {
+    var rows = [], row = [], field = "", quoted = false, i = 0;
+    for (; i < text.length; i++) {
+      var ch = text[i];
+      if (quoted) {
+        if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
+        else if (ch === '"') quoted = false;
+        else field += ch;
+      } else if (ch === '"' && field === "") quoted = true;
+      else if (ch === sep) { row.push(field); field = ""; }
+      else if (ch === "\n" || ch === "\r") {
+        if (ch === "\r" && text[i + 1] === "\n") i++;
+        row.push(field); field = "";
+        rows.push(row); row = [];
+      } else field += ch;
+    }
+    if (field !== "" || row.length) { row.push(field); rows.push(row); }
+    return rows.filter(function (r) { return r.some(function (c) { return c.trim() !== ""; }); });
+  }
+
   function parseDemand(text) {
     // CSV of points: lon, lat and an optional weight; a header row names the columns
-    // (lon/lng/longitude/x, lat/latitude/y, weight/w/count/trucks), else that order
-    var lines = String(text).replace(/^\ufeff/, "").split(/\r?\n/).filter(function (l) { return l.trim(); });
-    if (!lines.length) return { points: [], skipped: 0 };
-    var sep = [",", ";", "\t"].reduce(function (best, s) {
-      return lines[0].split(s).length > lines[0].split(best).length ? s : best;
+    // (lon/lng/longitude/x, lat/latitude/y, weight/w/count/trucks), else that order.
+    // With ";" as the separator a decimal comma is read as a point (Russian, Mongolian Excel).
+    text = String(text).replace(/^\ufeff/, "");
+    var first = text.split(/\r\n|\r|\n/)[0] || "";
+    var sep = [",", ";", "\t"].reduce(function (best, c) {
+      return first.split(c).length > first.split(best).length ? c : best;
     }, ",");
-    var head = lines[0].split(sep).map(function (h) { return h.trim().toLowerCase().replace(/^"|"$/g, ""); });
+    var rows = csvRows(text, sep);
+    if (!rows.length) return { points: [], skipped: 0, problem: P.demand_empty };
+    var number = function (cell) {
+      var t = String(cell).trim();
+      if (sep !== "," && /^[+-]?\d+,\d+$/.test(t)) t = t.replace(",", ".");
+      return NUMBER.test(t) ? Number(t) : NaN;
+    };
+    var head = rows[0].map(function (h) { return h.trim().toLowerCase(); });
     var find = function (names) {
       for (var i = 0; i < head.length; i++) if (names.indexOf(head[i]) >= 0) return i;
       return -1;
@@ -792,19 +888,27 @@
     var iLon = find(["lon", "lng", "long", "longitude", "x", "经度"]);
     var iLat = find(["lat", "latitude", "y", "纬度"]);
     var iW = find(["weight", "w", "count", "trucks", "demand", "权重", "数量"]);
-    var start = 1;
-    if (iLon < 0 || iLat < 0) { iLon = 0; iLat = 1; iW = head.length > 2 ? 2 : -1; start = isFinite(Number(head[0])) ? 0 : 1; }
+    var start = 1, problem = null;
+    var numericHead = head.length >= 2 && isFinite(number(head[0])) && isFinite(number(head[1]));
+    if (iLon < 0 || iLat < 0) {
+      if (!numericHead) return { points: [], skipped: rows.length - 1, problem: P.demand_no_columns };
+      iLon = 0; iLat = 1; iW = head.length > 2 ? 2 : -1; start = 0;
+    } else if (iW < 0 && head.length > 2) {
+      problem = P.demand_no_weight; // a third column we do not know: every weight is 1
+    }
     var points = [];
     var skipped = 0;
-    for (var r = start; r < lines.length; r++) {
-      var cells = lines[r].split(sep).map(function (c) { return c.trim().replace(/^"|"$/g, ""); });
-      var lon = Number(cells[iLon]), lat = Number(cells[iLat]);
-      var w = iW >= 0 && cells[iW] !== undefined && cells[iW] !== "" ? Number(cells[iW]) : 1;
-      if (cells[iLon] === "" || cells[iLat] === "" || !isFinite(lon) || !isFinite(lat) || Math.abs(lon) > 180 ||
-          Math.abs(lat) > 90 || !isFinite(w) || w < 0) { skipped++; continue; }
+    for (var r = start; r < rows.length; r++) {
+      var cells = rows[r];
+      var lon = number(cells[iLon] === undefined ? "" : cells[iLon]);
+      var lat = number(cells[iLat] === undefined ? "" : cells[iLat]);
+      var raw = iW >= 0 && cells[iW] !== undefined ? String(cells[iW]).trim() : "";
+      var w = raw === "" ? 1 : number(raw);
+      if (!isFinite(lon) || !isFinite(lat) || Math.abs(lon) > 180 || Math.abs(lat) > 90 ||
+          !isFinite(w) || w < 0 || w > MAX_WEIGHT) { skipped++; continue; }
       points.push({ lon: lon, lat: lat, weight: w });
     }
-    return { points: points, skipped: skipped };
+    return { points: points, skipped: skipped, problem: problem };
   }
 
   function setDemand(points, skipped) {
@@ -827,6 +931,8 @@
     reader.onload = function () {
       var parsed = parseDemand(reader.result);
       setDemand(parsed.points, parsed.skipped);
+      showNotice(parsed.problem || "");
+      clearSites();
       evaluate();
     };
     reader.readAsText(file);
@@ -895,14 +1001,16 @@
   }
 
   function regionChanged() {
-    // another question: the what-if, suggestions and selection start afresh
+    // another question: the what-if, suggestions, baseline and selection start afresh,
+    // and answers to the question before are dropped when they arrive
+    generation++;
     onControls();
     scenario = { add: [], move: {}, remove: {} };
+    baseline = null;
     addedLayer.clearLayers();
-    siteLayer.clearLayers();
-    sites = [];
-    $("p-sites").textContent = "";
+    clearSites();
     selected = null;
+    delete document.body.dataset.selected;
     renderChanges();
     scenarioCircleLayer.clearLayers();
     loadStations();
@@ -914,7 +1022,9 @@
     ["p-region", "p-kind", "p-minutes", "p-mode"].forEach(function (id) {
       $(id).addEventListener("change", regionChanged);
     });
-    ["p-k", "p-objective"].forEach(function (id) { $(id).addEventListener("change", onControls); });
+    ["p-k", "p-objective"].forEach(function (id) {
+      $(id).addEventListener("change", function () { onControls(); clearSites(); });
+    });
     $("p-lang").addEventListener("change", function () {
       cfg.lang = this.value;
       keepUrl();

@@ -323,6 +323,7 @@ class Coverage:
             times = self.labels.time_s[demand.node]
         else:
             raise ValueError("demand points need snapped edges/fractions or node ids")
+        times.setflags(write=False)  # kept for the other rows: nobody may change it
         self._demand_memo = (demand, times)
         return times
 

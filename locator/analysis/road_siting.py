@@ -234,12 +234,18 @@ def candidate_nodes(  # noqa: PLR0917 (the siting functions' own arguments, in o
     return cand
 
 
-def demand_cover(
-    engine: IsochroneEngine, mode: str, demand: DemandPoints, cand: IntArray, limit_s: float
+def demand_cover(  # noqa: PLR0917 (the kernel's inputs, in order)
+    engine: IsochroneEngine,
+    mode: str,
+    demand: DemandPoints,
+    cand: IntArray,
+    limit_s: float,
+    points: IntArray | None = None,
 ) -> sparse.csr_matrix:
     """Boolean ``(candidate, demand point)`` matrix: a station at the candidate node would
     be reached from the point within ``limit_s`` (the coverage rule's direction: travel
-    from the demand to the station). One bounded forward search per demand point."""
+    from the demand to the station). One bounded forward search per demand point (only
+    the ``points`` given, when given: the others' columns stay empty)."""
     mg = engine.net.mode(mode)
     col_of = np.full(engine.net.graph.n_nodes, -1, dtype=np.int64)
     col_of[cand] = np.arange(cand.shape[0])
@@ -247,7 +253,7 @@ def demand_cover(
     cols: list[IntArray] = []
     if demand.edge is None or demand.fraction is None:
         raise ValueError("demand points need snapped edges/fractions")
-    for j in range(demand.lon.shape[0]):
+    for j in range(demand.lon.shape[0]) if points is None else points.tolist():
         snap_seeds = entries(
             engine.geometry, mg, int(demand.edge[j]), float(demand.fraction[j]), "from"
         )
@@ -284,12 +290,17 @@ def suggest_demand_sites(
     """``k`` sites maximising the weight of the region's demand points within ``minutes``
     of a station — exactly ``/v1/coverage``'s ``demand_covered`` — by lazy greedy
     (:func:`~locator.analysis.siting.greedy_max_cover`). Demand points outside the region
-    do not count; those the existing stations cover already count as covered. Same
-    candidates as :func:`suggest_road_sites`."""
+    do not count; those the existing stations cover already count as covered.
+
+    Candidates are every node of the mode in the region (and country): the work is one
+    search per uncovered demand point, whatever their number, so they are not sampled
+    (``max_candidates`` and ``seed`` are accepted for symmetry with
+    :func:`suggest_road_sites` and ignored)."""
+    del max_candidates, seed
     graph = engine.net.graph
     limit_s = float(minutes) * 60.0
     region_xy = None if region is None else projected_region(engine, region)
-    cand = candidate_nodes(engine, mode, region_xy, in_country, max_candidates, seed)
+    cand = candidate_nodes(engine, mode, region_xy, in_country, graph.n_nodes, 0)
     labels = label_nodes(engine, stations, mode=mode, limit_s=limit_s)
     covered = Coverage(engine, labels, minutes).demand_covered(demand)
     inside = np.ones(demand.lon.shape[0], dtype=bool)
@@ -298,7 +309,7 @@ def suggest_demand_sites(
         inside = np.asarray(shapely.contains_xy(region_xy, x, y), dtype=bool)
     weight = np.where(inside, demand.weight, 0.0)
     remaining = np.where(covered, 0.0, weight)
-    cover = demand_cover(engine, mode, demand, cand, limit_s)
+    cover = demand_cover(engine, mode, demand, cand, limit_s, np.flatnonzero(remaining > 0))
     chosen, gains = greedy_max_cover(cover, remaining, k)
     sites = []
     total = 0.0

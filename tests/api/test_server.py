@@ -18,7 +18,13 @@ import pytest
 import uvicorn
 from stress.serving import free_port
 
-from api.server import HeaderTimeoutProtocol, RedactSecretsFilter, _listener, uvicorn_options
+from api.server import (
+    HeaderTimeoutHttpToolsProtocol,
+    HeaderTimeoutProtocol,
+    RedactSecretsFilter,
+    _listener,
+    uvicorn_options,
+)
 from locator.config import Settings
 
 HEADER_TIMEOUT_S = 0.3
@@ -55,11 +61,12 @@ def _running(config: uvicorn.Config) -> Iterator[None]:
     thread.join(timeout=30)
 
 
-@pytest.fixture
-def port() -> Iterator[int]:
+@pytest.fixture(params=[HeaderTimeoutHttpToolsProtocol, HeaderTimeoutProtocol])
+def port(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A server with each protocol class (httptools, the default; h11, the fallback)."""
     free = free_port()
     config = uvicorn.Config(
-        _app, host="127.0.0.1", port=free, http=HeaderTimeoutProtocol, log_level="warning"
+        _app, host="127.0.0.1", port=free, http=request.param, log_level="warning"
     )
     with _running(config):
         yield free

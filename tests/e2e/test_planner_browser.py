@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def _open(browser: Browser, server: LiveServer, query: str, **ctx: Any) -> Any:
 
 def _ready(page: Any, evaluations: int = 1) -> None:
     page.wait_for_function(
-        "(n) => document.body.dataset.state === 'ready' && document.body.dataset.circles"
+        "(n) => document.body.dataset.state === 'ready'"
+        " && /^\\d+$/.test(document.body.dataset.circles || '')"
         " && document.body.dataset.stations && Number(document.body.dataset.evaluations) >= n",
         arg=evaluations,
         timeout=WAIT_MS,
@@ -304,3 +306,93 @@ def test_after_one_visit_the_planner_loads_without_signal(
     page.context.set_offline(False)
     page.context.close()
     _assert_only_own_host(browser.requests, server.host)
+
+
+def test_answers_to_an_earlier_question_are_dropped(server: LiveServer, browser: Browser) -> None:
+    """The station list of the kind before, held back until the new kind's list is drawn,
+    never replaces it; neither do the suggestions of the region before."""
+    browser.requests.clear()
+    # (no service worker: the page's own requests are the ones held back)
+    page = _open(
+        browser, server, f"lang=en&region={XILINGOL}", viewport=DESKTOP, service_workers="block"
+    )
+    loc = server.loc
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route(re.compile(r"/v1/stations\?kind=worker_home"), hold)
+    page.select_option("#p-kind", "worker_home")
+    deadline = 100
+    while not held and deadline:
+        page.wait_for_timeout(50)
+        deadline -= 1
+    assert held, "the worker homes were not asked for"
+    page.select_option("#p-kind", "driver_station")
+    _ready(page)
+    for route in held:  # the late answer for worker homes
+        route.continue_()
+    page.wait_for_timeout(800)
+    drivers = len(loc.stations(kind="driver_station"))
+    assert page.locator(".pin.station").count() == drivers
+    assert _data(page)["stations"] == str(drivers)
+    # suggestions asked for Xilingol, then the region changes before they arrive
+    page.unroute(re.compile(r"/v1/stations\?kind=worker_home"))
+    slow: list[Any] = []
+
+    def hold_sites(route: Any) -> None:
+        slow.append(route)
+
+    page.route(re.compile(r"/v1/plan/sites"), hold_sites)
+    page.click("#p-suggest")
+    while not slow:
+        page.wait_for_timeout(50)
+    page.select_option("#p-region", "150100")  # Hohhot
+    _ready(page, int(_data(page)["evaluations"]) + 1)
+    for route in slow:
+        route.continue_()
+    page.wait_for_timeout(800)
+    assert page.locator("#p-sites li").count() == 0 and page.locator(".pin.site").count() == 0
+    hohhot = loc.coverage(kind="driver_station", region="150100")
+    assert float(_data(page)["share"]) == pytest.approx(hohhot.share, abs=1e-12)
+    assert not page.errors, page.errors
+    page.context.close()
+
+
+def test_spreadsheet_exports_with_quotes_and_decimal_commas_are_read(
+    server: LiveServer, browser: Browser
+) -> None:
+    page = _open(browser, server, f"lang=ru&region={XILINGOL}", viewport=DESKTOP)
+    bodies: list[dict] = []
+    page.on(
+        "request",
+        lambda r: (
+            bodies.append(json.loads(r.post_data or "{}")) if "/v1/plan/evaluate" in r.url else None
+        ),
+    )
+    text = (
+        'name;lon;lat;weight\r\n"Эрэн-Хото; порт";111,973;43,63;"1,5"\r\n'
+        '"say ""hi""";116,024;43,919;120\r\nbad;0x10;43;1\r\nhuge;112,0;43,6;1e12\r\n'
+    )
+    done = int(_data(page)["evaluations"])
+    page.set_input_files(
+        "#p-import", files=[{"name": "ru.csv", "mimeType": "text/csv", "buffer": text.encode()}]
+    )
+    page.wait_for_function(
+        "(n) => Number(document.body.dataset.evaluations) > n", arg=done, timeout=WAIT_MS
+    )
+    assert _data(page)["demand"] == "2"
+    assert bodies[-1]["demand"] == [
+        {"lon": 111.973, "lat": 43.63, "weight": 1.5},
+        {"lon": 116.024, "lat": 43.919, "weight": 120},
+    ]
+    assert "2" in page.locator("#p-demand-info").inner_text()  # two rows skipped
+    # a file without lon/lat columns says so and imports nothing
+    page.set_input_files(
+        "#p-import",
+        files=[{"name": "x.csv", "mimeType": "text/csv", "buffer": b"a,b\nc,d\n"}],
+    )
+    page.wait_for_function("() => document.body.dataset.demand === '0'", timeout=WAIT_MS)
+    assert page.locator("#p-notice").inner_text().startswith("Не найдены")
+    page.context.close()

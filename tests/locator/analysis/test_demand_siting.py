@@ -183,3 +183,25 @@ def test_demand_objective_arguments(loc: Locator) -> None:
             )
         with pytest.raises(InvalidParameterError):
             loc.evaluate_plan(kind="driver_station", demand=[(112.0, 43.6, weight)])
+
+
+@pytest.mark.parametrize("minutes", [15.0, 60.0])
+def test_sparse_demand_on_the_whole_network_is_never_missed(loc: Locator, minutes: float) -> None:
+    """The standing demand alone (ports and worker homes, weight 1) on the whole network:
+    while a point is uncovered some site covers it (the node it stands next to), so the
+    first gain is at least 1 — a sample of candidates missed them all — and the gains are
+    the increases of demand_covered."""
+    base = loc.coverage(kind="driver_station", minutes=minutes)
+    uncovered = [d for d in base.demand_points if not d.covered]
+    res = loc.suggest_sites(kind="driver_station", k=3, minutes=minutes, objective="demand")
+    assert res.total_demand == pytest.approx(base.demand_total)
+    assert res.covered_before == pytest.approx(base.demand_covered)
+    assert uncovered, "the sample data leaves some ports uncovered"
+    assert res.sites and res.sites[0].gain >= 1.0
+    added: list[tuple[float, float]] = []
+    before = base.demand_covered
+    for s in res.sites:
+        added.append((s.lon, s.lat))
+        after = loc.evaluate_plan(kind="driver_station", minutes=minutes, add=added)
+        assert after.demand_covered - before == pytest.approx(s.gain)
+        before = after.demand_covered
