@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips clean
+.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips bench-http clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ bench-peers: install-test
 ## bench-trips: stations along a trip and rest plans vs OSRM / Valhalla recipes (~4 min)
 bench-trips: install-test
 	$(PY) benchmarks/bench_trips.py
+
+## bench-http: GET /v1/nearest over HTTP (1 and 2 workers) vs osrm-routed and
+## valhalla_service on the same machine (~3 min); installs the peers itself
+bench-http: install-test
+	$(PY) benchmarks/bench_http.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

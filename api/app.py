@@ -24,6 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from api.auth import API_KEY_HEADER, KeyStore
+from api.fastlane import FastLane
+from api.geojson import StationFeatures
 from api.limits import HeavySlots
 from api.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
@@ -61,6 +63,25 @@ class Health(BaseModel):
     )
 
 
+class LocatorAPI(FastAPI):
+    """The FastAPI application behind an outer chain of cheap pure-ASGI layers: CORS,
+    gzip, the rate limit and security headers, then the fast lane for the hottest route
+    (:mod:`api.fastlane`), then FastAPI's own stack (error pages, body limits, routing).
+    Every answer, fast or not, passes the same outer layers."""
+
+    outer: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.outer is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.outer(scope, receive, send)
+
+    async def inner(self, scope: Any, receive: Any, send: Any) -> None:
+        """FastAPI's own entry (after the outer layers)."""
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -86,7 +107,7 @@ def create_app(
         # read by api.server's protocol (the header deadline of each connection)
         yield {"header_timeout_s": settings.header_timeout_s}
 
-    app = FastAPI(
+    app = LocatorAPI(
         title="Border-port station locator",
         version=__version__,
         summary="Nearest stations, 15-minute service circles and coverage for the border ports "
@@ -102,6 +123,7 @@ def create_app(
     app.state.settings = settings
     app.state.keys = KeyStore(settings.keys_path())
     app.state.isochrone_bodies = isochrones.BodyCache()
+    app.state.station_features = StationFeatures()
     app.state.heavy_slots = HeavySlots(settings.max_heavy_requests, settings.heavy_wait_s)
     install_problem_handlers(app)
 
@@ -135,18 +157,34 @@ def create_app(
         keyed_prefixes=("/v1/stations", "/v1/admin"),
         key_header=API_KEY_HEADER,
     )
-    app.add_middleware(ApiHeadersMiddleware, bucket=bucket)
-    # compressed answers (pages, scripts, GeoJSON) for clients that accept gzip; the base
-    # map routes send their own pre-compressed bodies, which this leaves alone
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
-    app.add_middleware(  # outermost: CORS headers on every answer, 429s included
-        CORSMiddleware,
+    # the outer layers, outermost first: the fast lane (api/fastlane.py: plain GET
+    # /v1/nearest, answered as the layers below would); CORS headers on every answer
+    # (429s included); compression for clients that accept gzip (the base map routes
+    # send their own pre-compressed bodies, which it leaves alone); rate limit and
+    # framing headers; then FastAPI
+    gzip_minimum_size, gzip_level = 1024, 6
+    outer: Any = CORSMiddleware(
+        GZipMiddleware(
+            ApiHeadersMiddleware(app.inner, bucket=bucket),
+            minimum_size=gzip_minimum_size,
+            compresslevel=gzip_level,
+        ),
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET"],
         allow_headers=["Accept-Language", "If-None-Match"],
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    if settings.fast_lane:
+        outer = FastLane(
+            outer,
+            app,
+            bucket=bucket,
+            gzip_minimum_size=gzip_minimum_size,
+            gzip_level=gzip_level,
+            threads=settings.fast_lane_threads,
+        )
+    app.outer = outer
     return app
 
 

@@ -122,6 +122,32 @@ def station_feature(st: Station, lang: Lang, *, version: int | None = None) -> d
     }
 
 
+class StationFeatures:
+    """Rendered station features, once per station record and language.
+
+    Stations are immutable records (an edit makes a new one), so a feature rendered for
+    a record stays right; the record is kept with its feature, so its ``id()`` is not
+    reused while cached. Bounded (cleared when full); thread-safe as plain dict reads and
+    writes are. The features are shared between answers: callers must not change them.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._cache: dict[tuple[int, str], tuple[Station, dict[str, Any]]] = {}
+        self._max = max_entries
+
+    def get(self, st: Station, lang: Lang) -> dict[str, Any]:
+        """The feature of ``st`` in ``lang`` (:func:`station_feature`)."""
+        key = (id(st), lang.value)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is st:
+            return hit[1]
+        feature = station_feature(st, lang)
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[key] = (st, feature)
+        return feature
+
+
 def port_feature(p: Port, lang: Lang) -> dict[str, Any]:
     """A port as a Point feature."""
     names = p.name.model_dump(exclude_none=True)

@@ -138,6 +138,14 @@ class Settings(BaseSettings):
         description="Seconds a client may take to send a request's headers (then the "
         "connection is closed).",
     )
+    fast_lane: bool = Field(
+        default=True,
+        description="Answer plain GET /v1/nearest requests on a short path past the web "
+        "framework (the same answers; see api/fastlane.py).",
+    )
+    fast_lane_threads: int = Field(
+        default=8, ge=1, le=256, description="Threads of the fast lane's engine pool."
+    )
     access_log: bool = Field(
         default=True,
         description="Log one line per request (uvicorn's access log, API keys redacted).",

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
 
-from api.geojson import GeoJSONResponse, dumps, route_feature, route_geometry, route_properties
+from api.geojson import (
+    GeoJSONResponse,
+    StationFeatures,
+    dumps,
+    route_feature,
+    route_geometry,
+    route_properties,
+)
 from api.geojson import station_feature as _station_feature
-from api.i18n import language_headers, request_lang
+from api.i18n import Lang, language_headers, request_lang
 from api.params import (
     Crs,
     CrsQ,
@@ -33,20 +41,15 @@ router = APIRouter(prefix="/v1", tags=["routing"])
 LocatorDep = Annotated[Locator, Depends(get_locator)]
 
 
-@router.get(
-    "/nearest",
-    summary="Nearest stations by road travel time, with routes",
-    response_model=NearestCollection,
-    response_class=GeoJSONResponse,
-    responses=problem_responses(404, 413),
-)
-def nearest(
-    *,
-    request: Request,
-    loc: LocatorDep,
-    lon: LonQ,
-    lat: LatQ,
-    kind: StationKind | None = None,
+class NearestQuery(BaseModel):
+    """The parameters of ``GET /v1/nearest`` (one definition: the route's and the fast
+    lane's, :mod:`api.fastlane`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lon: LonQ
+    lat: LatQ
+    kind: StationKind | None = None
     services: Annotated[
         str | None,
         Query(
@@ -54,13 +57,13 @@ def nearest(
             description="Comma-separated services the station must offer",
             examples=["hot_meals,toilet"],
         ),
-    ] = None,
-    mode: ModeQ = None,
-    k: Annotated[int, Query(ge=1, description="Stations to return (at most Settings.max_k)")] = 1,
+    ] = None
+    mode: ModeQ = None
+    k: Annotated[int, Query(ge=1, description="Stations to return (at most Settings.max_k)")] = 1
     at: Annotated[
         datetime | None,
         Query(description="Only stations open at this instant (naive = China Standard Time)"),
-    ] = None,
+    ] = None
     depart_at: Annotated[
         datetime | None,
         Query(
@@ -68,41 +71,38 @@ def nearest(
             "arrival_at and open_on_arrival",
             examples=["2026-12-01T23:00:00"],
         ),
-    ] = None,
+    ] = None
     open_on_arrival: Annotated[
         bool,
         Query(
             description="Only stations open when the driver arrives (departure + travel "
             "time; needs depart_at)"
         ),
-    ] = False,
-    crs: CrsQ = Crs.wgs84,
-    lang: LangQ = None,
-) -> Response:
-    """The ``k`` stations a driver at ``(lon, lat)`` reaches fastest along the roads.
+    ] = False
+    crs: CrsQ = Crs.wgs84
+    lang: LangQ = None
 
-    Each feature is the route (LineString) to one station with ``duration_s``,
-    ``distance_m``, ``steps`` and ``crosses_border``; the station is in
-    ``properties.station``. With ``depart_at`` each feature has ``arrival_at`` and
-    ``open_on_arrival`` (the hours at departure + travel time), and
-    ``open_on_arrival=true`` keeps only the stations open then. Errors: ``no_road_nearby``,
-    ``outside_service_area``,
-    ``no_route`` (nothing matching is reachable), ``request_too_large`` (k).
-    """
-    x, y = to_wgs84(loc, lon, lat, crs)
-    language = request_lang(request, lang)
+
+def nearest_answer(
+    loc: Locator, q: NearestQuery, language: Lang, state: Any
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of ``GET /v1/nearest`` (shared by the route and the fast
+    lane). ``state`` is the app's state: its ``station_features`` renders each station
+    once per language."""
+    x, y = to_wgs84(loc, q.lon, q.lat, q.crs)
     answers = loc.nearest(
         x,
         y,
-        mode=mode,
-        kind=kind,
-        services=parse_enum_list(services, Service, name="services"),
-        open_at=check_instant(at, name="at"),
-        k=k,
-        depart_at=check_instant(depart_at, name="depart_at"),
-        open_on_arrival=open_on_arrival,
+        mode=q.mode,
+        kind=q.kind,
+        services=parse_enum_list(q.services, Service, name="services"),
+        open_at=check_instant(q.at, name="at"),
+        k=q.k,
+        depart_at=check_instant(q.depart_at, name="depart_at"),
+        open_on_arrival=q.open_on_arrival,
     )
-    used_mode = loc.check_mode(mode)
+    used_mode = loc.check_mode(q.mode)
+    features_of: StationFeatures | None = getattr(state, "station_features", None)
     features = [
         {
             "type": "Feature",
@@ -118,7 +118,9 @@ def nearest(
                 "hours_on_arrival": None
                 if a.arrival_at is None
                 else a.station.hours.spans_on(a.arrival_at),
-                "station": _station_feature(a.station, language),
+                "station": features_of.get(a.station, language)
+                if features_of is not None
+                else _station_feature(a.station, language),
             },
         }
         for rank, a in enumerate(answers, start=1)
@@ -126,11 +128,34 @@ def nearest(
     body = dumps(
         {
             "type": "FeatureCollection",
-            "query": {"lon": x, "lat": y, "crs": crs.value, "mode": used_mode},
+            "query": {"lon": x, "lat": y, "crs": q.crs.value, "mode": used_mode},
             "features": features,
         }
     )
-    return Response(body, media_type=GeoJSONResponse.media_type, headers=language_headers(language))
+    return body, language_headers(language)
+
+
+@router.get(
+    "/nearest",
+    summary="Nearest stations by road travel time, with routes",
+    response_model=NearestCollection,
+    response_class=GeoJSONResponse,
+    responses=problem_responses(404, 413),
+)
+def nearest(request: Request, loc: LocatorDep, q: Annotated[NearestQuery, Query()]) -> Response:
+    """The ``k`` stations a driver at ``(lon, lat)`` reaches fastest along the roads.
+
+    Each feature is the route (LineString) to one station with ``duration_s``,
+    ``distance_m``, ``steps`` and ``crosses_border``; the station is in
+    ``properties.station``. With ``depart_at`` each feature has ``arrival_at`` and
+    ``open_on_arrival`` (the hours at departure + travel time), and
+    ``open_on_arrival=true`` keeps only the stations open then. Errors: ``no_road_nearby``,
+    ``outside_service_area``,
+    ``no_route`` (nothing matching is reachable), ``request_too_large`` (k).
+    """
+    language = request_lang(request, q.lang)
+    body, headers = nearest_answer(loc, q, language, request.app.state)
+    return Response(body, media_type=GeoJSONResponse.media_type, headers=headers)
 
 
 @router.get(

@@ -127,9 +127,13 @@ class AdminUnit:
 def _coords(
     lon: float | ArrayInput, lat: float | ArrayInput
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    x, y = np.broadcast_arrays(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
-    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180.0) & (np.abs(y) <= 90.0))
-    if np.any(bad):
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    if x.shape != y.shape:
+        x, y = np.broadcast_arrays(x, y)
+    # NaN fails both comparisons and infinities the bounds: one test for all three
+    bad = ~((np.abs(x) <= 180.0) & (np.abs(y) <= 90.0))
+    if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
         raise InvalidCoordinateError(
             f"invalid WGS 84 coordinate ({x.ravel()[i]}, {y.ravel()[i]})",
