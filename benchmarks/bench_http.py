@@ -14,13 +14,15 @@ from here?" (query points beside every station that snaps, rotating):
   (access log on);
 - **OSRM 26.10** ``osrm-routed --algorithm ch``: ``GET /table/v1/driving/q;s1;…;sS
   ?sources=0`` (one row of travel times to the S driver stations; the client takes the
-  minimum: less than our answer, which also carries the route and the station);
+  minimum: less than our answer, which also carries the route and the station), also
+  with the stations' ``hints`` from a first answer (OSRM then snaps only the query point);
 - **Valhalla 3.9.1** ``valhalla_service``: ``POST /sources_to_targets`` with the same
   one source and S targets (``timedistancematrix``).
 
 Each server gets a sequential keep-alive client (the standard library's
 ``http.client``; p50/p90/p99 over ``--sequential`` requests after a warm-up) and ``wrk``
-with 4 connections on the same 2 cores (p50, requests/s, errors). The peers read a
+with 4 connections on the same 2 cores (p50, requests/s, errors); ours ``--rounds``
+times (medians; the peers, far slower, once). The peers read a
 ``.osm.pbf`` written from our graph at our truck speed (as in ``bench_trips.py``) and run
 from the Python 3.12 venv ``benchmarks/.peers-venv312`` (created here when missing, as
 ``benchmarks/run_all.py`` does; ``PEERS_PYTHON=/path/to/python3.12`` picks the
@@ -37,6 +39,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,13 +108,23 @@ def sequential(
     """p50/p90/p99 (ms) of ``n`` requests one after another on one kept-alive connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times: list[float] = []
-    errors = 0
+    errors = reconnects = 0
     for i in range(n + 300):
         method, path, body = requests[i % len(requests)]
         headers = {"Content-Type": "application/json"} if body else {}
         t = time.perf_counter()
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # a server that closes kept-alive connections after a number of requests:
+            # this request again on a new connection (its time is not counted)
+            reconnects += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request(method, path, body=body, headers=headers)
+            conn.getresponse().read()
+            continue
         r.read()
         dt = time.perf_counter() - t
         if r.status != 200:
@@ -124,15 +137,25 @@ def sequential(
     def q(p: float) -> float:
         return round(1000 * times[min(len(times) - 1, int(p * len(times)))], 3)
 
-    return {"p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "errors": errors, "n": n}
+    return {
+        "p50_ms": q(0.5),
+        "p90_ms": q(0.9),
+        "p99_ms": q(0.99),
+        "errors": errors,
+        "n": len(times),
+        "reconnects": reconnects,
+    }
 
 
 def _lua(requests: list[tuple[str, str, bytes | None]]) -> str:
     if all(m == "GET" for m, _, _ in requests):
         return _lua_rotating([p for _, p, _ in requests])
-    items = ",\n".join(json.dumps([p, (b or b"").decode()]) for _, p, b in requests)
+    # Lua long strings ([==[ ... ]==]) hold the JSON bodies as they are
+    items = ",\n".join(
+        f"{{ {json.dumps(p)}, [==[{(b or b'').decode()}]==] }}" for _, p, b in requests
+    )
     return (
-        "local reqs = {\n" + items.replace("[", "{").replace("]", "}") + "\n}\nlocal i = 0\n"
+        "local reqs = {\n" + items + "\n}\nlocal i = 0\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         "request = function()\n  i = i % #reqs + 1\n"
         "  return wrk.format('POST', reqs[i][1], nil, reqs[i][2])\nend\n"
@@ -161,12 +184,23 @@ def loaded(
     return parse_wrk(out)
 
 
+def _median_of(rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """Per figure, the median over rounds (the rounds are kept too)."""
+    out: dict[str, Any] = {"rounds": rounds}
+    for part in rounds[0]:
+        out[part] = {
+            key: statistics.median(r[part][key] for r in rounds) for key in rounds[0][part]
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--artifact", type=Path, default=ROOT / "artifacts" / "regional")
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--sequential", type=int, default=3000)
     ap.add_argument("--engines", default="ours,osrm,valhalla")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of ours (medians)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "http.json")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -209,10 +243,14 @@ def main(argv: list[str] | None = None) -> int:
                 log.info("-- ours, %d worker(s)", workers)
                 with _serving(cmd, quiet, port, "/health", work):
                     time.sleep(2)  # warm-up thread
-                    results[f"ours_w{workers}"] = {
-                        "sequential": sequential(port, ours_reqs, args.sequential),
-                        "wrk_c4": loaded(port, ours_reqs, args.seconds, work),
-                    }
+                    rounds = [
+                        {
+                            "sequential": sequential(port, ours_reqs, args.sequential),
+                            "wrk_c4": loaded(port, ours_reqs, args.seconds, work),
+                        }
+                        for _ in range(args.rounds)
+                    ]
+                    results[f"ours_w{workers}"] = _median_of(rounds)
             port = _free_port()
             log.info("-- ours, default settings (access log on), sequential")
             with _serving([*serve, "--port", port], env, port, "/health", work):
@@ -260,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                     cfg["service_limits"][costing]["max_matrix_location_pairs"] = 100_000
                     cfg["service_limits"][costing]["max_matrix_distance"] = 100_000_000
                 cfg_path.write_text(json.dumps(cfg))
-                cmd = [osm_peers.PEERS_VENV / "bin" / "valhalla_service", cfg_path, "2"]
+                cmd = [osm_peers.VALHALLA_BIN / "valhalla_service", cfg_path, "2"]
                 reqs = [
                     (
                         "POST",
@@ -283,6 +321,17 @@ def main(argv: list[str] | None = None) -> int:
                     "sequential": sequential(port, reqs, args.sequential),
                     "wrk_c4": loaded(port, reqs, args.seconds, work),
                 }
+                if eng == "osrm":  # as a careful user would: the stations' snaps as hints
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    c.request("GET", reqs[0][1])
+                    marks = [w["hint"] for w in json.loads(c.getresponse().read())["destinations"]]
+                    c.close()
+                    hints = ";" + ";".join(marks[1:])
+                    hinted = [("GET", f"{p}&hints={hints}", None) for _, p, _ in reqs]
+                    results["osrm_hints"] = {
+                        "sequential": sequential(port, hinted, args.sequential),
+                        "wrk_c4": loaded(port, hinted, args.seconds, work),
+                    }
         loc.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
