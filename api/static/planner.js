@@ -119,6 +119,14 @@
     el.textContent = text || "";
     el.classList.toggle("error", !!isError);
   }
+  // about the imported file: stays until the next import (evaluations do not clear it)
+  var dropped = [];
+  function demandProblem(text) {
+    var el = $("p-demand-problem");
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
   function showNotice(text) {
     var el = $("p-notice");
     el.textContent = text || "";
@@ -374,7 +382,8 @@
     var p = demand[i];
     demand = demand.slice(0, i).concat(demand.slice(i + 1));
     setDemand(demand, 0);
-    showNotice(fmt(P.demand_off_road, { lon: p.lon, lat: p.lat }));
+    dropped.push(fmt(P.demand_off_road, { lon: p.lon, lat: p.lat }));
+    demandProblem(dropped.join(" "));
     evaluate();
     return true;
   }
@@ -931,7 +940,8 @@
     reader.onload = function () {
       var parsed = parseDemand(reader.result);
       setDemand(parsed.points, parsed.skipped);
-      showNotice(parsed.problem || "");
+      dropped = [];
+      demandProblem(parsed.problem || "");
       clearSites();
       evaluate();
     };
@@ -941,6 +951,8 @@
 
   $("p-demand-clear").addEventListener("click", function () {
     setDemand([], 0);
+    dropped = [];
+    demandProblem("");
     showNotice("");
     evaluate();
   });

@@ -374,6 +374,7 @@ def test_spreadsheet_exports_with_quotes_and_decimal_commas_are_read(
     text = (
         'name;lon;lat;weight\r\n"Эрэн-Хото; порт";111,973;43,63;"1,5"\r\n'
         '"say ""hi""";116,024;43,919;120\r\nbad;0x10;43;1\r\nhuge;112,0;43,6;1e12\r\n'
+        "desert;100,5;44,5;7\r\n"  # far from any road: named and left out
     )
     done = int(_data(page)["evaluations"])
     page.set_input_files(
@@ -382,7 +383,9 @@ def test_spreadsheet_exports_with_quotes_and_decimal_commas_are_read(
     page.wait_for_function(
         "(n) => Number(document.body.dataset.evaluations) > n", arg=done, timeout=WAIT_MS
     )
-    assert _data(page)["demand"] == "2"
+    page.wait_for_function("() => document.body.dataset.demand === '2'", timeout=WAIT_MS)
+    _ready(page)
+    assert "100.5, 44.5" in page.locator("#p-demand-problem").inner_text()
     assert bodies[-1]["demand"] == [
         {"lon": 111.973, "lat": 43.63, "weight": 1.5},
         {"lon": 116.024, "lat": 43.919, "weight": 120},
@@ -394,5 +397,7 @@ def test_spreadsheet_exports_with_quotes_and_decimal_commas_are_read(
         files=[{"name": "x.csv", "mimeType": "text/csv", "buffer": b"a,b\nc,d\n"}],
     )
     page.wait_for_function("() => document.body.dataset.demand === '0'", timeout=WAIT_MS)
-    assert page.locator("#p-notice").inner_text().startswith("Не найдены")
+    _ready(page)  # the figures updated: the message about the file stays
+    page.wait_for_timeout(300)
+    assert page.locator("#p-demand-problem").inner_text().startswith("Не найдены")
     page.context.close()
