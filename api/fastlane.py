@@ -44,6 +44,7 @@ from pydantic import ValidationError
 from api.i18n import resolve_lang
 from api.middleware import RATE_LIMIT_SCOPE_KEY, rate_limit
 from api.ratelimit import TokenBucket
+from api.routers.nearest import NearestQuery, nearest_answer
 from locator.errors import LocatorError
 
 if TYPE_CHECKING:
@@ -188,8 +189,6 @@ class FastLane:
 
     def _nearest(self, loc: Any, scope: Scope) -> tuple[bytes, dict[str, str]] | None:
         """The route's body and headers, or ``None`` when the full path should answer."""
-        from api.routers.nearest import NearestQuery, nearest_answer
-
         try:
             raw = scope["query_string"].decode("latin-1")
             params = dict(parse_qsl(raw, keep_blank_values=True))

@@ -9,6 +9,7 @@ and the Python API; coordinates given in GCJ-02 or BD-09 (``crs``) are converted
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -78,6 +79,22 @@ ModeQ = Annotated[
         description="Travel mode available on the network "
         "(truck, car; walk on street networks); "
         "default truck",
+    ),
+]
+ServicesQ = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="Comma-separated services a station must offer",
+        examples=["hot_meals"],
+    ),
+]
+DepartQ = Annotated[
+    datetime | None,
+    Query(
+        description="Departure time (naive = China Standard Time): opening hours are "
+        "evaluated at the arrival time",
+        examples=["2026-12-01T22:00:00"],
     ),
 ]
 

@@ -835,8 +835,7 @@ class Locator:
         kd = check_enum(kind, StationKind, name="kind")
         mins = check_one_minutes(minutes, max_minutes=self.settings.max_minutes)
         state = self._state
-        index = state.index(mode, kd)
-        snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
+        snaps = list(_placed_stations(state, mode, kd).values())
         return self._coverage_of(state, snaps, kd, mode, mins, region, demand)
 
     def _coverage_of(  # noqa: PLR0917 (private; the checked arguments)
@@ -900,8 +899,7 @@ class Locator:
                 max_points=self.settings.max_points,
             )
         state = self._state
-        index = state.index(mode, kd)
-        current = {i: s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i}
+        current = _placed_stations(state, mode, kd)
 
         def known(value: object, name: str) -> str:
             sid = check_text(value, name=name, max_length=64)
@@ -971,10 +969,10 @@ class Locator:
                 "demand points are used by objective='demand' only", parameter="demand"
             )
         state = self._state
-        points = self._demand(state, demand)  # checked before the search
+        # the demand points are checked (and placed) before any search
+        points = self._demand(state, demand) if objective == "demand" else None
         _, poly = self.region_polygon(region)
-        index = state.index(mode, kd)
-        snaps = [s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i]
+        snaps = list(_placed_stations(state, mode, kd).values())
         regions = self.regions
         country = (
             regions.in_china
@@ -994,7 +992,6 @@ class Locator:
                 k=k,
                 region=poly,
                 in_country=country,
-                max_candidates=max_candidates,
             )
         return suggest_road_sites(
             engine,
@@ -1213,6 +1210,13 @@ def _check_version_arg(value: object) -> int | None:
             parameter="if_version",
         )
     return value
+
+
+def _placed_stations(state: StationState, mode: str, kind: StationKind) -> dict[str, Snap]:
+    """The stations of ``kind`` placed on the mode's roads, by id (coverage, what-ifs and
+    siting start from the same set)."""
+    index = state.index(mode, kind)
+    return {i: s for s, i in zip(index.targets.snaps, index.ids, strict=True) if s and i}
 
 
 __all__ = ["DATUMS", "Locator", "NearestAnswer"]

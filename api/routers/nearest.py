@@ -21,10 +21,12 @@ from api.i18n import Lang, language_headers, request_lang
 from api.params import (
     Crs,
     CrsQ,
+    DepartQ,
     LangQ,
     LatQ,
     LonQ,
     ModeQ,
+    ServicesQ,
     get_locator,
     point_or_id,
     point_param,
@@ -50,28 +52,14 @@ class NearestQuery(BaseModel):
     lon: LonQ
     lat: LatQ
     kind: StationKind | None = None
-    services: Annotated[
-        str | None,
-        Query(
-            max_length=500,
-            description="Comma-separated services the station must offer",
-            examples=["hot_meals,toilet"],
-        ),
-    ] = None
+    services: ServicesQ = None
     mode: ModeQ = None
     k: Annotated[int, Query(ge=1, description="Stations to return (at most Settings.max_k)")] = 1
     at: Annotated[
         datetime | None,
         Query(description="Only stations open at this instant (naive = China Standard Time)"),
     ] = None
-    depart_at: Annotated[
-        datetime | None,
-        Query(
-            description="Departure time (naive = China Standard Time): each answer gets "
-            "arrival_at and open_on_arrival",
-            examples=["2026-12-01T23:00:00"],
-        ),
-    ] = None
+    depart_at: DepartQ = None
     open_on_arrival: Annotated[
         bool,
         Query(

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from api.geojson import GeoJSONResponse, dumps, point, route_geometry, route_properties
 from api.geojson import station_properties as _station_properties
 from api.i18n import Lang, language_headers, request_lang
-from api.params import Crs, CrsQ, LangQ, ModeQ, get_locator, point_or_id
+from api.params import Crs, CrsQ, DepartQ, LangQ, ModeQ, ServicesQ, get_locator, point_or_id
 from api.problems import PROBLEM_JSON, problem_body, problem_responses
 from api.schemas import RestPlanCollection, TripStationsCollection
 from locator import Locator, RestPlan, RestRule, Route, Trip
@@ -49,28 +49,12 @@ KindsQ = Annotated[
         examples=["driver_station,worker_home"],
     ),
 ]
-ServicesQ = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        description="Comma-separated services a station must offer",
-        examples=["hot_meals"],
-    ),
-]
 DetourQ = Annotated[
     float,
     Query(
         ge=0,
         allow_inf_nan=False,
         description="Largest detour in minutes (at most Settings.max_detour_min)",
-    ),
-]
-DepartQ = Annotated[
-    datetime | None,
-    Query(
-        description="Departure time (naive = China Standard Time): opening hours are "
-        "evaluated at the arrival time",
-        examples=["2026-12-01T22:00:00"],
     ),
 ]
 

@@ -29,7 +29,7 @@ import json
 import logging
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -360,38 +360,31 @@ def make_router(font_roots: Sequence[Path] = DEFAULT_FONT_ROOTS) -> APIRouter:
     subsets = FontSubsets()
     packs: dict[tuple[int, str, str], bytes] = {}  # offline pack of the current stations
 
-    def app_page() -> Response:
-        return FileResponse(
-            STATIC_DIR / "app.html",
-            media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
-        )
+    def page(name: str) -> Callable[[], Response]:
+        def send() -> Response:
+            return FileResponse(
+                STATIC_DIR / name,
+                media_type="text/html; charset=utf-8",
+                headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
+            )
 
-    # the drivers' app and the embeddable widget are one page (docs/widget.md)
-    for path in ("/", "/app", "/widget"):
+        return send
+
+    # the drivers' app and the embeddable widget are one page (docs/widget.md); the
+    # planners' workspace (docs/planner.md)
+    for path, name in (
+        ("/", "app.html"),
+        ("/app", "app.html"),
+        ("/widget", "app.html"),
+        ("/planner", "planner.html"),
+    ):
         router.add_api_route(
             path,
-            app_page,
+            page(name),
             methods=["GET", "HEAD"],
             include_in_schema=False,
             response_class=HTMLResponse,
         )
-
-    def planner_page() -> Response:
-        return FileResponse(
-            STATIC_DIR / "planner.html",
-            media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": WIDGET_CSP, "Cache-Control": "no-cache"},
-        )
-
-    # the planners' workspace (docs/planner.md)
-    router.add_api_route(
-        "/planner",
-        planner_page,
-        methods=["GET", "HEAD"],
-        include_in_schema=False,
-        response_class=HTMLResponse,
-    )
 
     @router.get("/sw.js", include_in_schema=False)
     def service_worker() -> Response:

@@ -34,6 +34,7 @@ from locator.analysis.isochrones import IsochroneEngine, Place
 from locator.errors import LocatorError
 from locator.network.core import Network
 from locator.network.geometry import EdgeGeometry
+from locator.network.projection import Projector
 from locator.network.reach import Intervals, complement, reached_intervals
 from locator.network.search import search, with_sources
 from locator.network.snapping import Snap
@@ -143,6 +144,13 @@ class DemandPoints:
     @property
     def total(self) -> float:
         return float(self.weight.sum())
+
+    def inside(self, projector: Projector, poly_xy: BaseGeometry | None) -> BoolArray:
+        """Which points lie in a projected polygon (all of them for ``None``)."""
+        if poly_xy is None:
+            return np.ones(self.lon.shape[0], dtype=bool)
+        x, y = projector.forward(self.lon, self.lat)
+        return np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
 
 
 def standing_demand(
@@ -333,11 +341,8 @@ class Coverage:
         """Each demand point inside ``region`` (all for ``None``) with its time and cover;
         the first ``n_standing`` points are the standing demand."""
         times = self.demand_times(demand)
-        keep = np.ones(times.shape[0], dtype=bool)
-        if region is not None:
-            poly_xy = projected_region(self.engine, region)
-            x, y = self.net.projector.forward(demand.lon, demand.lat)
-            keep = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
+        poly_xy = None if region is None else projected_region(self.engine, region)
+        keep = demand.inside(self.net.projector, poly_xy)
         return tuple(
             DemandResult(
                 lon=float(demand.lon[i]),
@@ -404,8 +409,7 @@ class Coverage:
         covered_m = self._region_length_m(self._covered_pieces, poly_xy)
         demand_total = demand_covered = 0.0
         if demand is not None:
-            x, y = self.net.projector.forward(demand.lon, demand.lat)
-            inside = np.asarray(shapely.contains_xy(poly_xy, x, y), dtype=bool)
+            inside = demand.inside(self.net.projector, poly_xy)
             hit = self.demand_covered(demand)
             demand_total = float(demand.weight[inside].sum())
             demand_covered = float(demand.weight[inside & hit].sum())

@@ -284,8 +284,6 @@ def suggest_demand_sites(
     k: int,
     region: BaseGeometry | None = None,
     in_country: Callable[[FloatArray, FloatArray], BoolArray] | None = None,
-    max_candidates: int = 2000,
-    seed: int = 0,
 ) -> SitingResult:
     """``k`` sites maximising the weight of the region's demand points within ``minutes``
     of a station — exactly ``/v1/coverage``'s ``demand_covered`` — by lazy greedy
@@ -294,43 +292,44 @@ def suggest_demand_sites(
 
     Candidates are every node of the mode in the region (and country): the work is one
     search per uncovered demand point, whatever their number, so they are not sampled
-    (``max_candidates`` and ``seed`` are accepted for symmetry with
-    :func:`suggest_road_sites` and ignored)."""
-    del max_candidates, seed
+    (unlike :func:`suggest_road_sites`, whose work grows with the candidates)."""
     graph = engine.net.graph
     limit_s = float(minutes) * 60.0
     region_xy = None if region is None else projected_region(engine, region)
     cand = candidate_nodes(engine, mode, region_xy, in_country, graph.n_nodes, 0)
     labels = label_nodes(engine, stations, mode=mode, limit_s=limit_s)
     covered = Coverage(engine, labels, minutes).demand_covered(demand)
-    inside = np.ones(demand.lon.shape[0], dtype=bool)
-    if region_xy is not None:
-        x, y = engine.net.projector.forward(demand.lon, demand.lat)
-        inside = np.asarray(shapely.contains_xy(region_xy, x, y), dtype=bool)
-    weight = np.where(inside, demand.weight, 0.0)
+    weight = np.where(demand.inside(engine.net.projector, region_xy), demand.weight, 0.0)
     remaining = np.where(covered, 0.0, weight)
     cover = demand_cover(engine, mode, demand, cand, limit_s, np.flatnonzero(remaining > 0))
     chosen, gains = greedy_max_cover(cover, remaining, k)
-    sites = []
-    total = 0.0
-    for row, g in zip(chosen.tolist(), gains.tolist(), strict=True):
-        node = int(cand[row])
-        total += g
-        sites.append(
-            SiteSuggestion(
-                node=node,
-                lon=float(graph.node_lon[node]),
-                lat=float(graph.node_lat[node]),
-                gain=g,
-                cumulative_gain=total,
-            )
-        )
     return SitingResult(
-        sites=sites,
+        sites=_suggestions(engine, cand[chosen].tolist(), gains.tolist()),
         total_demand=float(weight.sum()),
         covered_before=float(weight[covered].sum()),
         candidates_evaluated=int(cand.shape[0]),
     )
+
+
+def _suggestions(
+    engine: IsochroneEngine, nodes: Sequence[int], gains: Sequence[float]
+) -> list[SiteSuggestion]:
+    """Sites at ``nodes`` in the order chosen, with their gains and running totals."""
+    graph = engine.net.graph
+    out: list[SiteSuggestion] = []
+    total = 0.0
+    for node, gain in zip(nodes, gains, strict=True):
+        total += gain
+        out.append(
+            SiteSuggestion(
+                node=int(node),
+                lon=float(graph.node_lon[node]),
+                lat=float(graph.node_lat[node]),
+                gain=float(gain),
+                cumulative_gain=total,
+            )
+        )
+    return out
 
 
 def suggest_road_sites(
@@ -362,8 +361,6 @@ def suggest_road_sites(
     InvalidParameterError
         No candidate node in the region (and country).
     """
-    net = engine.net
-    graph = net.graph
     limit_s = float(minutes) * 60.0
     region_xy = None if region is None else projected_region(engine, region)
     rc, _ = road_cover(engine, stations, mode=mode, minutes=minutes, region_xy=region_xy)
@@ -378,10 +375,10 @@ def suggest_road_sites(
 
     heap = [(-gain(i, covered), int(cand[i]), i, 0) for i in range(cand.shape[0])]
     heapq.heapify(heap)
-    sites: list[SiteSuggestion] = []
-    total = 0.0
+    nodes: list[int] = []
+    gains: list[float] = []
     rounds = 0
-    while heap and len(sites) < k:
+    while heap and len(nodes) < k:
         neg, node, i, stamp = heapq.heappop(heap)
         if stamp != rounds:  # a stale bound: score again against what is covered now
             heapq.heappush(heap, (-gain(i, covered), node, i, rounds))
@@ -389,19 +386,11 @@ def suggest_road_sites(
         if -neg <= 1e-9:
             break
         covered = union(covered, reach[i])
-        total += -neg
         rounds += 1
-        sites.append(
-            SiteSuggestion(
-                node=node,
-                lon=float(graph.node_lon[node]),
-                lat=float(graph.node_lat[node]),
-                gain=-neg,
-                cumulative_gain=total,
-            )
-        )
+        nodes.append(node)
+        gains.append(-neg)
     return SitingResult(
-        sites=sites,
+        sites=_suggestions(engine, nodes, gains),
         total_demand=rc.road_m,
         covered_before=rc.covered_m,
         candidates_evaluated=int(cand.shape[0]),
