@@ -110,6 +110,8 @@ class FastLane:
         #: answers still to run on the pool after a slow one (a plain int: a race between
         #: threads only changes how many)
         self._pooled = POOLED_AFTER_SLOW  # the first answers build caches: not inline
+        #: answers slower than this send the next ones to the pool
+        self.inline_below_s = INLINE_BELOW_S
         #: answers given by the lane (for tests and monitoring)
         self.answered = 0
 
@@ -178,13 +180,13 @@ class FastLane:
         await send({"type": "http.response.body", "body": body})
 
     def _timed(self, loc: Any, scope: Scope) -> tuple[bytes, dict[str, str]] | None:
-        """:meth:`_nearest`; an answer slower than :data:`INLINE_BELOW_S` sends the next
+        """:meth:`_nearest`; an answer slower than ``inline_below_s`` sends the next
         :data:`POOLED_AFTER_SLOW` to the thread pool."""
         t0 = time.perf_counter()
         try:
             return self._nearest(loc, scope)
         finally:
-            if time.perf_counter() - t0 > INLINE_BELOW_S:
+            if time.perf_counter() - t0 > self.inline_below_s:
                 self._pooled = POOLED_AFTER_SLOW
 
     def _nearest(self, loc: Any, scope: Scope) -> tuple[bytes, dict[str, str]] | None:
