@@ -19,19 +19,19 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, overload
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
 from locator.arguments import check_lonlat, check_positive
 from locator.errors import InvalidParameterError, LocatorError, OutsideServiceAreaError, SnapError
-from locator.network.geometry import EdgeGeometry
+from locator.network.geometry import EdgeGeometry, element_view
 from locator.network.projection import METRES_PER_DEGREE
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-ComplexArray = npt.NDArray[np.complex128]
 
 #: Distances within this many metres count as a tie (then the lowest segment id wins).
 #: Far above the rounding error of projected coordinates (~1e-9 m), far below any
@@ -80,6 +80,11 @@ class Snap:
     snapped_lat: float
 
 
+def _readonly(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    a.flags.writeable = False
+    return a
+
+
 class SegmentGrid:
     """Uniform-grid index of straight segments for exact nearest-segment queries.
 
@@ -87,7 +92,8 @@ class SegmentGrid:
     box (padded by 1 mm) registers the segment in the cells it overlaps, so every point
     of a segment lies in a cell holding that segment. Per cell (CSR by cell, rows of
     cells contiguous) the table holds the segment's start ``(ax, ay)``, direction
-    ``(dx, dy)``, ``1 / |d|**2`` (0 for a zero-length segment) and its id.
+    ``(dx, dy)``, ``1 / |d|**2`` (0 for a zero-length segment) and its id (exact as a
+    float below 2**53). Both arrays are read-only; queries run :func:`_grid_nearest`.
 
     Parameters
     ----------
@@ -117,8 +123,8 @@ class SegmentGrid:
             self.x0 = self.y0 = 0.0
             self.cell_m = 1.0
             self.nx = self.ny = 1
-            self.ptr: memoryview = np.zeros(2, dtype=np.int64).data.toreadonly()
-            self.table = np.zeros((0, 3), dtype=complex)
+            self.ptr: IntArray = _readonly(np.zeros(2, dtype=np.int64))
+            self.table: FloatArray = _readonly(np.zeros((0, 6)))
             return
         lo_x = float(min(ax.min(), bx.min())) - _CELL_PAD_M
         lo_y = float(min(ay.min(), by.min())) - _CELL_PAD_M
@@ -145,20 +151,18 @@ class SegmentGrid:
         )  # sorted by cell, then segment
         cell_of, seg_of = key // m, key % m
         n_cells = self.nx * self.ny
-        # a memoryview: fast element reads from Python, 8 bytes per cell
-        self.ptr = (
-            np.concatenate([[0], np.cumsum(np.bincount(cell_of, minlength=n_cells))])
-            .astype(np.int64)
-            .data.toreadonly()
+        self.ptr = _readonly(
+            np.concatenate([[0], np.cumsum(np.bincount(cell_of, minlength=n_cells))]).astype(
+                np.int64
+            )
         )
         with np.errstate(divide="ignore"):
             inv_len2 = np.where(length > 0, 1.0 / (length * length), 0.0)
-        # complex columns: start a, direction d, 1/|d|^2 + 1j * id
-        table = np.empty((seg_of.shape[0], 3), dtype=complex)
-        parts = table.view(np.float64).reshape(-1, 6)  # (real, imag) of each column
+        # one row per (cell, segment): start a, direction d, 1/|d|^2, id
+        table = np.empty((seg_of.shape[0], 6), dtype=np.float64)
         for col, values in enumerate((ax, ay, dx, dy, inv_len2, seg_id.astype(np.float64))):
-            parts[:, col] = values[seg_of]
-        self.table = table
+            table[:, col] = values[seg_of]
+        self.table = _readonly(table)
 
     def _cell_keys(  # noqa: PLR0917 (private; the segment columns of __init__)
         self,
@@ -216,80 +220,99 @@ class SegmentGrid:
         """``(segment id, distance)`` of the nearest segment within ``max_m``.
 
         Returns ``(-1, inf)`` when no segment lies within ``max_m`` metres. Ties within
-        :data:`TIE_TOLERANCE_M` go to the lowest id.
-
-        Exactness: the query scans the block of cells within ``r`` rings of the point's
-        cell (``r = 1`` first). A segment with no entry in the block has no point in the
-        block's rectangle (every point of a segment lies in a cell that lists it), so
-        it is at least ``LB`` away, the distance from the point to the block's inner
-        boundary (sides on the grid's edge do not count: no cell lies beyond them). The
-        block is grown until ``LB`` exceeds the best distance found (or ``max_m``) plus
-        the tie tolerance, so no segment outside it can be nearer or tied.
+        :data:`TIE_TOLERANCE_M` go to the lowest id. The scan is :func:`_grid_nearest`, a
+        compiled loop (see there for why the answer is exact).
         """
-        cell = self.cell_m
-        nx, ny = self.nx, self.ny
-        x0, y0 = self.x0, self.y0
-        fx = (px - x0) / cell
-        fy = (py - y0) / cell
-        # finite by the callers' checks; clipped onto the grid
-        i = 0 if fx < 0.0 else min(int(fx), nx - 1)
-        j = 0 if fy < 0.0 else min(int(fy), ny - 1)
-        ptr, table = self.ptr, self.table
-        p = complex(px, py)
-        r = 1
-        while True:
-            i0 = i - r if i > r else 0
-            i1 = i + r if i + r < nx else nx - 1
-            j0 = j - r if j > r else 0
-            j1 = j + r if j + r < ny else ny - 1
-            parts = []
-            for row in range(j0 * nx, (j1 + 1) * nx, nx):
-                lo, hi = ptr[row + i0], ptr[row + i1 + 1]
-                if hi > lo:
-                    parts.append(table[lo:hi])
-            best_seg, best_d = -1, math.inf
-            if parts:
-                c = parts[0] if len(parts) == 1 else np.concatenate(parts)
-                best_seg, best_d = self._best(c, p)
-            lb = math.inf
-            if i0 > 0:
-                lb = px - (x0 + i0 * cell)
-            if i1 < nx - 1:
-                lb = min(lb, x0 + (i1 + 1) * cell - px)
-            if j0 > 0:
-                lb = min(lb, py - (y0 + j0 * cell))
-            if j1 < ny - 1:
-                lb = min(lb, y0 + (j1 + 1) * cell - py)
-            target = (best_d if best_d < max_m else max_m) + TIE_TOLERANCE_M + _CELL_PAD_M
-            if lb > target:
-                break
-            r = max(r + 1, int(target // cell) + 1)
-        if best_d > max_m:
-            return -1, math.inf
-        return best_seg, best_d
+        seg, dist, _t = self.locate(px, py, max_m)
+        return seg, dist
 
-    @staticmethod
-    def _best(c: ComplexArray, p: complex) -> tuple[int, float]:
-        """Nearest row of a candidate table (exact projection, lowest id on ties).
+    def locate(self, px: float, py: float, max_m: float) -> tuple[int, float, float]:
+        """:meth:`nearest` plus the position ``t`` (0..1) of the nearest point along the
+        segment (0 when there is none)."""
+        seg, dist, t = _grid_nearest(
+            self.ptr, self.table, self.x0, self.y0, self.cell_m, self.nx, self.ny, px, py, max_m
+        )
+        return int(seg), float(dist), float(t)
 
-        Raw ufuncs with ``out=`` only: ``np.clip``, ``.min()`` and ``flatnonzero`` cost
-        microseconds of Python overhead each, more than the arithmetic on these sizes.
-        """
-        w = p - c[:, 0]
-        d = c[:, 1]
-        k_col = c[:, 2]
-        t = w.real * d.real
-        t += w.imag * d.imag
-        t *= k_col.real
-        np.maximum(t, 0.0, out=t)
-        np.minimum(t, 1.0, out=t)
-        dist = np.abs(w - t * d)
-        k = int(dist.argmin())
-        best_d = float(dist[k])
-        tied = dist <= best_d + TIE_TOLERANCE_M
-        if np.count_nonzero(tied) == 1:
-            return int(k_col[k].imag), best_d
-        return int(np.minimum.reduce(k_col.imag[tied])), best_d
+
+@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+def _segment_distance(table: FloatArray, k: int, px: float, py: float) -> tuple[float, float]:
+    """Distance from ``(px, py)`` to table row ``k``'s segment, and the position ``t``
+    (0..1) of the nearest point on it."""
+    wx = px - table[k, 0]
+    wy = py - table[k, 1]
+    dx = table[k, 2]
+    dy = table[k, 3]
+    t = min(max((wx * dx + wy * dy) * table[k, 4], 0.0), 1.0)
+    return math.hypot(wx - t * dx, wy - t * dy), t
+
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _grid_nearest(  # noqa: PLR0913, PLR0917 (a compiled kernel: plain arguments only)
+    ptr: IntArray,
+    table: FloatArray,
+    x0: float,
+    y0: float,
+    cell: float,
+    nx: int,
+    ny: int,
+    px: float,
+    py: float,
+    max_m: float,
+) -> tuple[int, float, float]:
+    """Nearest segment of a :class:`SegmentGrid` to ``(px, py)`` within ``max_m``:
+    ``(segment id, distance, position t along the segment)``, ``(-1, inf, 0)`` if none.
+
+    ``table`` rows are ``(ax, ay, dx, dy, 1/|d|^2, id)`` in cell order, ``ptr`` the CSR
+    offsets of the cells. Exactness: the scan covers the block of cells within ``r`` rings
+    of the point's cell (``r = 1`` first). A segment with no entry in the block has no
+    point in the block's rectangle (every point of a segment lies in a cell that lists
+    it), so it is at least ``LB`` away, the distance from the point to the block's inner
+    boundary (sides on the grid's edge do not count: no cell lies beyond them). The block
+    grows until ``LB`` exceeds the best distance (or ``max_m``) plus the tie tolerance, so
+    no segment outside it can be nearer or tied; within it the lowest id among the
+    distances within the tolerance of the best wins. Reads only its arguments: safe from
+    any number of threads (nogil).
+    """
+    fx = (px - x0) / cell
+    fy = (py - y0) / cell
+    i = 0 if fx < 0.0 else min(int(fx), nx - 1)
+    j = 0 if fy < 0.0 else min(int(fy), ny - 1)
+    r = 1
+    while True:
+        i0 = max(i - r, 0)
+        i1 = min(i + r, nx - 1)
+        j0 = max(j - r, 0)
+        j1 = min(j + r, ny - 1)
+        # pass 1: the best distance; pass 2: the lowest id within the tolerance of it
+        best_d = np.inf
+        for row in range(j0, j1 + 1):
+            for k in range(ptr[row * nx + i0], ptr[row * nx + i1 + 1]):
+                best_d = min(best_d, _segment_distance(table, k, px, py)[0])
+        best_seg, best_t = -1, 0.0
+        if best_d < np.inf:
+            for row in range(j0, j1 + 1):
+                for k in range(ptr[row * nx + i0], ptr[row * nx + i1 + 1]):
+                    d, t = _segment_distance(table, k, px, py)
+                    seg = int(table[k, 5])
+                    if d <= best_d + TIE_TOLERANCE_M and (best_seg < 0 or seg < best_seg):
+                        best_seg, best_t = seg, t
+        lb = np.inf
+        if i0 > 0:
+            lb = px - (x0 + i0 * cell)
+        if i1 < nx - 1:
+            lb = min(lb, x0 + (i1 + 1) * cell - px)
+        if j0 > 0:
+            lb = min(lb, py - (y0 + j0 * cell))
+        if j1 < ny - 1:
+            lb = min(lb, y0 + (j1 + 1) * cell - py)
+        target = (best_d if best_d < max_m else max_m) + TIE_TOLERANCE_M + _CELL_PAD_M
+        if lb > target:
+            break
+        r = max(r + 1, int(target // cell) + 1)
+    if best_d > max_m:
+        return -1, np.inf, 0.0
+    return best_seg, best_d, best_t
 
 
 class SnapIndex:
@@ -310,6 +333,12 @@ class SnapIndex:
         self.graph = graph = geometry.graph
         self.projector = geometry.projector
         self._seg_start, self._seg_edge = geometry.canonical_segments()
+        # element views: the per-query scalar reads of snap() (no numpy scalar objects)
+        self._seg_start_l = element_view(self._seg_start)
+        self._seg_edge_l = element_view(self._seg_edge)
+        self._x_l = element_view(geometry.x)
+        self._y_l = element_view(geometry.y)
+        self._vf_l = element_view(geometry.vertex_fraction)
         self._grids: dict[str | None, SegmentGrid] = {}
         self._build_lock = threading.Lock()
         # the service area: bbox of every edge shape (shapes may bulge beyond the nodes)
@@ -398,7 +427,7 @@ class SnapIndex:
         max_snap_m = check_positive(max_snap_m, "max_snap_m")
         self._check_area(lon, lat, max_snap_m)
         px, py = self.projector.forward_one(lon, lat)
-        seg, _dist = self.grid(mode).nearest(px, py, max_snap_m)
+        seg, dist, t = self.grid(mode).locate(px, py, max_snap_m)
         if seg < 0:
             raise SnapError(
                 f"no road within {max_snap_m:g} m of ({lon:.6f}, {lat:.6f})"
@@ -407,24 +436,13 @@ class SnapIndex:
                 lat=lat,
                 max_snap_m=max_snap_m,
             )
-        edge, fraction, sx, sy, dist = self._project_on(seg, px, py)
+        a = self._seg_start_l[seg]
+        x, y, vf = self._x_l, self._y_l, self._vf_l
+        sx = x[a] + t * (x[a + 1] - x[a])
+        sy = y[a] + t * (y[a + 1] - y[a])
+        fraction = min(1.0, max(0.0, vf[a] + t * (vf[a + 1] - vf[a])))
         slon, slat = self.projector.inverse_one(sx, sy)
-        return Snap(lon, lat, edge, fraction, dist, slon, slat)
-
-    def _project_on(self, seg: int, px: float, py: float) -> tuple[int, float, float, float, float]:
-        a = int(self._seg_start[seg])
-        edge = int(self._seg_edge[seg])
-        g = self.geometry
-        ax, ay, bx, by = float(g.x[a]), float(g.y[a]), float(g.x[a + 1]), float(g.y[a + 1])
-        dx, dy = bx - ax, by - ay
-        seg_len2 = dx * dx + dy * dy
-        t = 0.0
-        if seg_len2 > 0:
-            t = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / seg_len2))
-        sx, sy = ax + t * dx, ay + t * dy
-        f0, f1 = float(g.vertex_fraction[a]), float(g.vertex_fraction[a + 1])
-        fraction = min(1.0, max(0.0, f0 + t * (f1 - f0)))
-        return edge, fraction, sx, sy, math.hypot(px - sx, py - sy)
+        return Snap(lon, lat, self._seg_edge_l[seg], fraction, dist, slon, slat)
 
     @overload
     def snap_many(
