@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numba
 import numpy as np
@@ -31,6 +31,7 @@ from locator.network.projection import METRES_PER_DEGREE
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+_A = TypeVar("_A", bound=npt.NDArray[Any])
 IntArray = npt.NDArray[np.int64]
 
 #: Distances within this many metres count as a tie (then the lowest segment id wins).
@@ -80,7 +81,7 @@ class Snap:
     snapped_lat: float
 
 
-def _readonly(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+def _readonly(a: _A) -> _A:
     a.flags.writeable = False
     return a
 
@@ -235,7 +236,7 @@ class SegmentGrid:
         return int(seg), float(dist), float(t)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+@numba.njit(cache=True, nogil=True, inline="always")
 def _segment_distance(table: FloatArray, k: int, px: float, py: float) -> tuple[float, float]:
     """Distance from ``(px, py)`` to table row ``k``'s segment, and the position ``t``
     (0..1) of the nearest point on it."""
@@ -247,8 +248,8 @@ def _segment_distance(table: FloatArray, k: int, px: float, py: float) -> tuple[
     return math.hypot(wx - t * dx, wy - t * dy), t
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _grid_nearest(  # noqa: PLR0913, PLR0917 (a compiled kernel: plain arguments only)
+@numba.njit(cache=True, nogil=True)
+def _grid_nearest(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     ptr: IntArray,
     table: FloatArray,
     x0: float,
