@@ -4,8 +4,8 @@ A :class:`NearestForest` is ONE reverse multi-source search from all stations of
 (at build time, or after an edit): for every node, the nearest station, the time to it
 and the next edge toward it. :meth:`NearestForest.from_forest` then needs no search: the
 point's two ways onto the network (plus a station on its own road) and the forest times
-give the answer, and the path is read off the successor pointers in O(log n) slices (a
-heavy-path decomposition of the forest).
+give the answer, and the path is read off the successor pointers by a compiled walk
+(:func:`walk_to_root`: edges, vertex runs, length and time in one pass).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import numba
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from scipy.sparse.csgraph import depth_first_order
 
 from locator.analysis.nearest.targets import NearestResult, StationTargets
 from locator.analysis.routing import Middle, RoutingEngine
@@ -73,12 +72,17 @@ class NearestForest:
         self._time_l = element_view(node_time_s)
         self._next_l = element_view(node_next)
         self._next_edge_l = element_view(node_next_edge)
-        order, pos, head_pos = heavy_paths(node_next)
-        self._pos_l = element_view(pos)
-        self._head_pos_l = element_view(head_pos)
-        self._order_l = element_view(order)
-        self._edge_by_pos = node_next_edge[order]
-        self._runs_by_pos()
+        graph = self.routing.graph
+        # the walk's read-only inputs (shared with the routing engine, no copies)
+        self._walk_args = (
+            _frozen(node_next),
+            _frozen(node_next_edge),
+            _frozen(self.routing.run_start),
+            _frozen(self.routing.run_len),
+            _frozen(self.routing.run_vertices),
+            _frozen(graph.edge_length_m.astype(np.float64, copy=False)),
+            _frozen(graph.edge_time_s[self.mode].astype(np.float64, copy=False)),
+        )
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -169,71 +173,14 @@ class NearestForest:
             np.asarray(arrays["node_next_edge"], dtype=np.int64),
         )
 
-    def _runs_by_pos(self) -> None:
-        """The vertex runs, lengths and times of the edges laid out by heavy-path position,
-        in descending position order: the edges of one heavy-path piece (positions
-        ``end`` down to ``top``) are then ONE slice of vertices and two subtractions."""
-        routing = self.routing
-        e = self._edge_by_pos
-        n = e.shape[0]
-        valid = e >= 0
-        safe = np.where(valid, e, 0)
-        run_len = np.where(valid, routing.run_len[safe], 0)
-        desc = np.arange(n - 1, -1, -1)
-        start_desc = np.cumsum(run_len[desc]) - run_len[desc]
-        run_start = np.empty(n, dtype=np.int64)
-        run_start[desc] = start_desc
-        total = int(run_len.sum())
-        self._vertices_desc = routing.run_vertices[
-            np.repeat(routing.run_start[safe][desc] - start_desc, run_len[desc]) + np.arange(total)
-        ]
-        self._run_start_l = element_view(np.append(run_start, total))
-        graph = routing.graph
-        length = np.where(valid, graph.edge_length_m[safe], 0.0)
-        times = np.where(valid, graph.edge_time_s[self.mode][safe], 0.0)
-        # suffix sums: the full edges of positions p..n-1
-        self._length_from_l = element_view(np.append(np.cumsum(length[::-1])[::-1], 0.0))
-        self._time_from_l = element_view(np.append(np.cumsum(times[::-1])[::-1], 0.0))
-
     # ------------------------------------------------------------------ query
     def _path(self, node: int) -> tuple[Middle, int]:
         """The full edges from ``node`` to its tree's root (the root's own edge, which
-        holds the station, excluded) as route parts, and the root.
-
-        The root path is cut into O(log n) heavy-path pieces, each a reversed slice of
-        the edges, one slice of the vertex runs and two subtractions of suffix sums,
-        instead of one step per node or per edge.
-        """
-        pos, head_pos, order, nxt = self._pos_l, self._head_pos_l, self._order_l, self._next_l
-        by_pos, verts = self._edge_by_pos, self._vertices_desc
-        run_start, length_from, time_from = (
-            self._run_start_l,
-            self._length_from_l,
-            self._time_from_l,
-        )
-        edges, vertices = [], []
-        length_m = time_s = 0.0
-        while True:
-            top = head_pos[node]
-            end = pos[node]
-            root = order[top]
-            node = nxt[root]
-            # the last piece stops before its top: the root's edge holds the station
-            stop = top if node >= 0 else top + 1
-            if end >= stop:
-                edges.append(by_pos[end : stop - 1 if stop > 0 else None : -1])
-                vertices.append(verts[run_start[end] : run_start[stop - 1] if stop > 0 else None])
-                length_m += length_from[stop] - length_from[end + 1]
-                time_s += time_from[stop] - time_from[end + 1]
-            if node < 0:
-                break
-        middle = Middle(
-            _joined(edges),
-            _joined(vertices),
-            length_m,
-            time_s,
-        )
-        return middle, root
+        holds the station, excluded) as route parts, and the root."""
+        edges, vertices, length_m, time_s, root = walk_to_root(node, *self._walk_args)
+        if root < 0:  # pragma: no cover - forests come from a shortest-path tree
+            raise NoRouteError("inconsistent forest (a cycle)", mode=self.mode)
+        return Middle(edges, vertices, float(length_m), float(time_s)), int(root)
 
     def from_forest(self, snap: Snap, *, bound_s: float = np.inf) -> NearestResult | None:
         """The nearest station from a snapped point, with its route; no graph search.
@@ -279,67 +226,54 @@ class NearestForest:
         return NearestResult(station, r.duration_s, r)
 
 
-def heavy_paths(nxt: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """Heavy-path decomposition of the forest given by next-node pointers.
-
-    Returns ``order`` (nodes in a depth-first preorder that visits each node's largest
-    subtree first), ``pos`` (position of each node in ``order``) and ``head_pos`` (per
-    node, the position of the top of its heavy path). A heavy path is contiguous in
-    ``order`` from its top down, and any node's path to its root crosses at most
-    ``log2(n)`` heavy paths.
-
-    Built with three scipy depth-first traversals from a virtual root over all trees:
-    subtree sizes come from ``size = post - pre + depth + 1`` (preorder and postorder
-    positions, the postorder being the reversed preorder with children visited in the
-    reverse order), depths from pointer doubling.
-    """
-    n = int(nxt.shape[0])
-    root = n  # virtual root above every tree
-    parent = np.where(nxt >= 0, nxt, root).astype(np.int64)
-    # isolated nodes (unreached, or a station's lone node) stay out of the traversals:
-    # scipy's DFS rescans a node's children on every return to it, so thousands of
-    # them under the virtual root would cost quadratic time; they are appended at the end
-    has_child = np.bincount(nxt[nxt >= 0], minlength=n) > 0
-    member = (nxt >= 0) | has_child
-    kids = np.flatnonzero(member).astype(np.int64)
-    kid_parent = parent[kids]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(kid_parent, minlength=n + 1))])
-    ones = np.ones(kids.shape[0])  # float64: another dtype makes scipy copy (sorting rows)
-
-    def preorder(sort_key: IntArray) -> IntArray:
-        by = np.lexsort((sort_key, kid_parent))
-        csr = sp.csr_matrix((ones, kids[by], indptr), shape=(n + 1, n + 1))
-        return np.asarray(depth_first_order(csr, root, return_predecessors=False), np.int64)
-
-    first = preorder(kids)
-    pre = np.zeros(n + 1, dtype=np.int64)
-    pre[first] = np.arange(first.shape[0])
-    post = np.zeros(n + 1, dtype=np.int64)
-    post[preorder(-kids)[::-1]] = np.arange(first.shape[0])
-    depth = np.ones(n + 1, dtype=np.int64)  # edges to the virtual root
-    depth[root] = 0
-    up = np.append(parent, root)
-    while True:
-        step = np.flatnonzero(up != root)
-        if step.shape[0] == 0:
-            break
-        depth[step] += depth[up[step]]
-        up[step] = up[up[step]]
-    size = post - pre + depth + 1  # meaningful for members
-    order = np.concatenate([preorder(-size[kids])[1:], np.flatnonzero(~member)])
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n)
-    # a node continues its parent's heavy path iff it directly follows the parent
-    parent_pos = np.where(nxt >= 0, pos[np.maximum(nxt, 0)], -2)
-    light = pos != parent_pos + 1
-    head_pos = np.maximum.accumulate(np.where(light[order], np.arange(n), 0))[pos]
-    return order, pos, head_pos
+def _frozen(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """A read-only view of ``a`` (the kernel's inputs are never written)."""
+    v = np.ascontiguousarray(a).view()
+    v.flags.writeable = False
+    return v
 
 
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
-def _joined(parts: list[IntArray]) -> IntArray:
-    if not parts:
-        return _EMPTY
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+@numba.njit(cache=True, nogil=True)
+def walk_to_root(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
+    node: int,
+    nxt: IntArray,
+    next_edge: IntArray,
+    run_start: IntArray,
+    run_len: IntArray,
+    run_vertices: IntArray,
+    length_m: FloatArray,
+    time_s: FloatArray,
+) -> tuple[IntArray, IntArray, float, float, int]:
+    """Follow the successor pointers from ``node`` to its root: the edges passed (the
+    root's own excluded), their vertex runs back to back, their summed length and time
+    (in travel order), and the root; root -1 if the pointers hold a cycle. Two passes
+    (count, then fill) over the path; reads only its arguments (safe from any thread)."""
+    n = nxt.shape[0]
+    n_edges = 0
+    n_vertices = 0
+    u = node
+    while nxt[u] >= 0:
+        n_edges += 1
+        n_vertices += run_len[next_edge[u]]
+        u = nxt[u]
+        if n_edges > n:
+            return np.empty(0, np.int64), np.empty(0, np.int64), 0.0, 0.0, -1
+    edges = np.empty(n_edges, np.int64)
+    vertices = np.empty(n_vertices, np.int64)
+    total_m = 0.0
+    total_s = 0.0
+    i = 0
+    j = 0
+    u = node
+    while nxt[u] >= 0:
+        e = next_edge[u]
+        edges[i] = e
+        i += 1
+        s = run_start[e]
+        for k in range(run_len[e]):
+            vertices[j] = run_vertices[s + k]
+            j += 1
+        total_m += length_m[e]
+        total_s += time_s[e]
+        u = nxt[u]
+    return edges, vertices, total_m, total_s, u

@@ -21,7 +21,7 @@ from nx_reference import (
 
 from locator.analysis.nearest import NearestResult, StationIndex, StationTargets
 from locator.analysis.nearest.bounded import bounded_search
-from locator.analysis.nearest.forest import NearestForest, heavy_paths
+from locator.analysis.nearest.forest import NearestForest, walk_to_root
 from locator.analysis.nearest.tables import StationTimes
 from locator.analysis.routing import RoutingEngine
 from locator.errors import StationNotFoundError
@@ -301,8 +301,9 @@ def test_regional_forest_matches_networkx() -> None:
     seed=st.integers(0, 2**32 - 1),
     p_root=st.floats(0.0, 0.5),
 )
-def test_heavy_path_walk_matches_pointer_walk(n: int, seed: int, p_root: float) -> None:
-    """The heavy-path walk gives the same node sequence as following the pointers."""
+def test_walk_to_root_matches_pointer_walk(n: int, seed: int, p_root: float) -> None:
+    """The compiled walk gives the edges, vertex runs, sums and root of following the
+    pointers one by one in Python; a cycle gives root -1 instead of looping."""
     rng = np.random.default_rng(seed)
     # a random forest: each node points to a random earlier node (or is a root),
     # then node ids are shuffled so parents are not always smaller
@@ -312,24 +313,39 @@ def test_heavy_path_walk_matches_pointer_walk(n: int, seed: int, p_root: float) 
     perm = rng.permutation(n)
     nxt = np.full(n, -1, dtype=np.int64)
     nxt[perm] = np.where(parent >= 0, perm[np.maximum(parent, 0)], -1)
-    order, pos, head_pos = heavy_paths(nxt)
-    assert sorted(order.tolist()) == list(range(n))
-    assert (order[pos] == np.arange(n)).all()
-    max_pieces = int(np.log2(n)) + 1
+    n_edges = n + 3
+    next_edge = rng.permutation(n_edges)[:n].astype(np.int64)
+    run_len = rng.integers(0, 4, n_edges).astype(np.int64)
+    run_start = (np.cumsum(run_len) - run_len).astype(np.int64)
+    run_vertices = rng.permutation(int(run_len.sum()) + 5)[: int(run_len.sum())].astype(np.int64)
+    length_m = rng.uniform(0, 100, n_edges)
+    time_s = rng.uniform(0, 10, n_edges)
     for start in range(n):
-        expected = [start]
-        while nxt[expected[-1]] >= 0:
-            expected.append(int(nxt[expected[-1]]))
-        got: list[int] = []
-        node, pieces = start, 0
-        while node >= 0:
-            top, end = int(head_pos[node]), int(pos[node])
-            assert top <= end
-            got.extend(order[top : end + 1][::-1].tolist())
-            pieces += 1
-            node = int(nxt[order[top]])
-        assert got == expected
-        assert pieces <= max_pieces
+        edges, vertices, total_m, total_s, root = walk_to_root(
+            start, nxt, next_edge, run_start, run_len, run_vertices, length_m, time_s
+        )
+        exp_edges: list[int] = []
+        u = start
+        while nxt[u] >= 0:
+            exp_edges.append(int(next_edge[u]))
+            u = int(nxt[u])
+        assert root == u
+        assert edges.tolist() == exp_edges
+        exp_vertices = [
+            int(v)
+            for e in exp_edges
+            for v in run_vertices[run_start[e] : run_start[e] + run_len[e]]
+        ]
+        assert vertices.tolist() == exp_vertices
+        assert total_m == pytest.approx(sum(length_m[e] for e in exp_edges), rel=1e-12, abs=1e-12)
+        assert total_s == pytest.approx(sum(time_s[e] for e in exp_edges), rel=1e-12, abs=1e-12)
+    if n >= 2:
+        cyc = nxt.copy()
+        cyc[0], cyc[1] = 1, 0
+        assert (
+            walk_to_root(0, cyc, next_edge, run_start, run_len, run_vertices, length_m, time_s)[4]
+            == -1
+        )
 
 
 def _same_answers(
