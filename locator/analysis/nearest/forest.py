@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_A = TypeVar("_A", bound=npt.NDArray[Any])
 
 FOREST_FORMAT_VERSION = 2
 
@@ -226,11 +228,11 @@ class NearestForest:
         return NearestResult(station, r.duration_s, r)
 
 
-def _frozen(a: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+def _frozen(a: _A) -> _A:
     """A read-only view of ``a`` (the kernel's inputs are never written)."""
     v = np.ascontiguousarray(a).view()
     v.flags.writeable = False
-    return v
+    return v  # type: ignore[return-value]  # a view keeps the array type
 
 
 @numba.njit(cache=True, nogil=True)
