@@ -229,20 +229,26 @@ class IsochroneEngine:
         roads = geo.roads_at(reached_nodes)
         contours: list[Contour] = []
         prev_ll: BaseGeometry = shapely.Polygon()
+        prev: Intervals | None = None
         for budget in budgets:
             limit_s = budget * 60.0
             intervals = reached_intervals(
                 geo, mg, times, direction, limit_s, snaps=snaps, roads=roads
             )
-            lines = intervals.lines(geo)
             if shape == "roads":
-                unnoded = geo.unnoded_roads[intervals.road]
+                # the band of a union is the union of the bands: beyond the first budget
+                # only the road reached since the smaller one is banded, then united
+                # with the smaller contour (which the nesting unites with anyway)
+                fresh = intervals if prev is None or simplify_m > 0 else intervals.minus(prev)
+                lines = fresh.lines(geo)
+                unnoded = geo.unnoded_roads[fresh.road]
                 # the build densified long roads along the geodesic (every 2 km); in
                 # the projected CRS those vertices lie on a line to centimetres, and
                 # buffering pays for every vertex: drop the ones within BAND_SIMPLIFY_M
                 lines = shapely.simplify(lines, BAND_SIMPLIFY_M, preserve_topology=False)
                 piece = road_band(lines, buffer_m, quad_segs=quad_segs, unnoded=unnoded)
             else:
+                lines = intervals.lines(geo)
                 piece = _concave(
                     lines, times, reached_nodes, self.graph, limit_s, ratio=concave_ratio
                 )
@@ -254,6 +260,7 @@ class IsochroneEngine:
             if not prev_ll.is_empty:
                 lonlat = _polygonal(shapely.union_all([prev_ll, lonlat]))
             prev_ll = lonlat
+            prev = intervals
             contours.append(
                 Contour(
                     minutes=budget,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -68,6 +69,17 @@ class Intervals:
     def select(self, keep: BoolArray) -> Intervals:
         """The intervals where ``keep`` is True."""
         return Intervals(self.road[keep], self.start[keep], self.end[keep])
+
+    def minus(self, other: Intervals) -> Intervals:
+        """The parts of these intervals outside ``other`` (non-empty pieces, same order).
+
+        One merge-like pass over both sorted lists (:func:`_difference`)."""
+        if not len(self) or not len(other):
+            return self
+        road, start, end = _difference(
+            self.road, self.start, self.end, other.road, other.start, other.end
+        )
+        return Intervals(road, start, end)
 
 
 def candidate_roads(geo: EdgeGeometry, node_time_s: FloatArray) -> IntArray:
@@ -285,3 +297,50 @@ def complement(intervals: Intervals, n_roads: int) -> Intervals:
     keep = b > a
     order = np.lexsort((a[keep], r[keep]))
     return Intervals(r[keep][order], a[keep][order], b[keep][order])
+
+
+@numba.njit(cache=True, nogil=True)
+def _difference(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
+    a_road: IntArray,
+    a_start: FloatArray,
+    a_end: FloatArray,
+    b_road: IntArray,
+    b_start: FloatArray,
+    b_end: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """``A \\ B`` for interval lists sorted by road then start, each disjoint: per
+    interval of A, the gaps left by the intervals of B on the same road (pieces of zero
+    length dropped). B's pointer only moves forward (both lists are sorted), so the pass
+    is linear in ``len(A) + len(B)``."""
+    n_a = a_road.shape[0]
+    n_b = b_road.shape[0]
+    cap = n_a + n_b
+    out_road = np.empty(cap, np.int64)
+    out_start = np.empty(cap, np.float64)
+    out_end = np.empty(cap, np.float64)
+    k = 0
+    j = 0
+    for i in range(n_a):
+        r = a_road[i]
+        lo = a_start[i]
+        hi = a_end[i]
+        # skip B intervals of earlier roads, or ending before this interval starts
+        while j < n_b and (b_road[j] < r or (b_road[j] == r and b_end[j] <= lo)):
+            j += 1
+        m = j
+        while m < n_b and b_road[m] == r and b_start[m] < hi:
+            if b_start[m] > lo:
+                out_road[k] = r
+                out_start[k] = lo
+                out_end[k] = b_start[m]
+                k += 1
+            lo = max(lo, b_end[m])
+            if lo >= hi:
+                break
+            m += 1
+        if lo < hi:
+            out_road[k] = r
+            out_start[k] = lo
+            out_end[k] = hi
+            k += 1
+    return out_road[:k].copy(), out_start[:k].copy(), out_end[:k].copy()

@@ -25,7 +25,7 @@ from locator.config import DEFAULT_MINUTES
 from locator.network.core import Network
 from locator.network.graph import RoadGraph
 from locator.network.projection import Projector
-from locator.network.reach import reached_intervals
+from locator.network.reach import Intervals, reached_intervals
 
 #: Output coordinates lie on a 1e-6 degree grid (~0.1 m; locator.config.COORD_DECIMALS),
 #: so a boundary point may move by half a grid cell diagonally: under 0.1 m here.
@@ -231,6 +231,26 @@ def test_precomputed_circles_round_trip(tmp_path: Path) -> None:
 def regional() -> tuple[RoadGraph, IsochroneEngine]:
     graph = load_regional_graph()
     return graph, _engine(graph)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_regional_circles_banded_per_step_equal_the_whole_band(
+    regional, seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contours built from the band of the road reached since the smaller budget, united
+    with the smaller contour, cover the same area as banding all reached road again."""
+    graph, engine = regional
+    rng = np.random.default_rng(seed)
+    snap = snap_on(graph, int(rng.integers(graph.n_edges)), float(rng.random()))
+    kw = {"mode": "truck", "minutes": DEFAULT_MINUTES, "buffer_m": 500.0}
+    stepped = engine.isochrones(snap, **kw)
+    monkeypatch.setattr(Intervals, "minus", lambda self, other: self)
+    whole = engine.isochrones(snap, **kw)
+    for a, b in zip(stepped, whole, strict=True):
+        assert a.reached_length_m == b.reached_length_m
+        pa, pb = _projected(engine, a.polygon), _projected(engine, b.polygon)
+        # the same point set up to the circle approximation and the output grid
+        assert shapely.symmetric_difference(pa, pb).area <= 1e-4 * max(pb.area, 1.0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

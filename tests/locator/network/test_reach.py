@@ -87,6 +87,40 @@ def test_merge_and_complement_against_brute_force(case) -> None:
     np.testing.assert_allclose(total, 1.0, atol=1e-12)
 
 
+@settings(max_examples=200, deadline=None)
+@given(first=raw_intervals(), second=raw_intervals())
+def test_minus_against_brute_force(first, second) -> None:
+    """A.minus(B) holds exactly the points of A not in B (ends may touch), in sorted,
+    disjoint, non-empty pieces; its length is A's minus the overlap."""
+    ra, aa, ba, na = first
+    rb, ab, bb, nb = second
+    a = merge_intervals(ra, aa, ba)
+    b = merge_intervals(rb, ab, bb)
+    d = a.minus(b)
+    n_roads = max(na, nb)
+    order = np.lexsort((d.start, d.road))
+    assert np.array_equal(order, np.arange(len(d)))
+    if len(b):
+        assert np.all(d.end > d.start)
+    probes = np.unique(np.concatenate([np.linspace(0, 1, 41), aa, ba, ab, bb, (aa + ba) / 2]))
+    ends = np.concatenate([a.start, a.end, b.start, b.end])
+    for r in range(n_roads):
+        for x in probes:
+            if np.any(np.isclose(x, ends)):
+                continue  # end points: either side may own them
+            expected = _covers(a, r, x) and not _covers(b, r, x)
+            assert _covers(d, r, x) == expected, (r, x)
+    overlap = a.fraction_per_road(n_roads) + b.fraction_per_road(n_roads)
+    union = merge_intervals(
+        np.concatenate([a.road, b.road]),
+        np.concatenate([a.start, b.start]),
+        np.concatenate([a.end, b.end]),
+    ).fraction_per_road(n_roads)
+    np.testing.assert_allclose(
+        d.fraction_per_road(n_roads), a.fraction_per_road(n_roads) - (overlap - union), atol=1e-12
+    )
+
+
 def test_a_place_on_a_road_reaches_both_ways_or_one() -> None:
     # 1 km roads, truck 36 km/h: 100 s per road; 20 s reach 0.2 of a road
     two = Network(make_grid(1, 2, spacing_m=1000.0))
