@@ -161,6 +161,7 @@ class Locator:
         net = self._engines.net
         _ = net.geometry.unnoded_roads
         net.snapper.build_all()
+        self._engines.routing.warm()  # route kernels compiled (or cached), landmarks
         for index in list(self._state.indexes.values()):
             index.ensure_table()
         log.info("warmed query indexes in %.2f s", time.perf_counter() - started)

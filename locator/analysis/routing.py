@@ -22,7 +22,8 @@ import numpy.typing as npt
 from locator.errors import NoRouteError
 from locator.network.core import Network
 from locator.network.geometry import element_view
-from locator.network.search import along_edge, entries, search_from, tree_path
+from locator.network.p2p import PointToPoint
+from locator.network.search import along_edge, entries
 from locator.network.snapping import Snap
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,14 @@ class RoutingEngine:
         self._named = bool(
             np.count_nonzero((graph.edge_name >= 0) & (graph.edge_name < len(graph.names)))
         )
+        #: the point-to-point search of every mode (compiled kernel, per-call work sets)
+        self._p2p = {mode: PointToPoint(net.mode(mode)) for mode in net.modes}
+
+    def warm(self) -> None:
+        """Compute every mode's landmarks and compile (or load from numba's cache) the
+        point-to-point kernels now, so the first routes do not pay for them."""
+        for p2p in self._p2p.values():
+            p2p.warm()
 
     def _runs(self) -> None:
         """Every edge's *run*: the vertices a route passing it in full adds after the
@@ -395,8 +404,10 @@ class RoutingEngine:
     def route(self, mode: str, from_snap: Snap, to_snap: Snap) -> Route:
         """The fastest route from one snapped point to another.
 
-        One search from the start point's entries, bounded by the direct travel along a
-        shared road when there is one.
+        One point-to-point search (:class:`~locator.network.p2p.PointToPoint`: A* with
+        landmarks, or a bidirectional Dijkstra before the warm-up) from the start point's
+        entries to the end point's, bounded by the direct travel along a shared road when
+        there is one.
 
         Raises
         ------
@@ -413,17 +424,14 @@ class RoutingEngine:
             geo.canonical(from_snap.edge, from_snap.fraction),
             geo.canonical(to_snap.edge, to_snap.fraction),
         )
-        best_cost = direct[0] if direct is not None else np.inf
         start_ll = (from_snap.snapped_lon, from_snap.snapped_lat)
         end_ll = (to_snap.snapped_lon, to_snap.snapped_lat)
-        best_end = None
-        if starts and ends:
-            result = search_from(mg.forward, starts, limit_s=best_cost)
-            for o in ends:
-                total = float(result.time_s[o.node]) + o.cost_s
-                if total < best_cost:
-                    best_cost, best_end = total, o
-        if best_end is None:
+        found = self._p2p[mode].path(
+            [(o.node, o.cost_s) for o in starts],
+            [(o.node, o.cost_s) for o in ends],
+            bound_s=direct[0] if direct is not None else np.inf,
+        )
+        if found is None:
             if direct is None:
                 raise NoRouteError(
                     f"no {mode} route from ({from_snap.lon:.6f}, {from_snap.lat:.6f}) "
@@ -434,14 +442,12 @@ class RoutingEngine:
             return self.assemble(
                 mode, [edge], start_fraction=d0, end_fraction=d1, start=start_ll, end=end_ll
             )
-        middle, root = tree_path(result, mg.forward, best_end.node)
-        _, seed = result.trees()
-        first = starts[int(seed[root])]
+        first, last = starts[found.source], ends[found.target]
         return self.assemble(
             mode,
-            [first.edge, *middle.tolist(), best_end.edge],
+            [first.edge, *found.edges.tolist(), last.edge],
             start_fraction=first.f0,
-            end_fraction=best_end.f1,
+            end_fraction=last.f1,
             start=start_ll,
             end=end_ll,
         )

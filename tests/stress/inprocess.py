@@ -52,8 +52,11 @@ def _one(rd: Round, what: int, rng: random.Random, tag: str) -> None:
     elif what == 3:
         loc.isochrones(station_id=st.id)
     elif what == 4:
-        if rng.random() < 0.5:
+        x = rng.random()
+        if x < 0.3:
             loc.route((lon, lat), (st.lon, st.lat))
+        elif x < 0.5:  # point-to-station: the kernels' pooled work sets under contention
+            loc.route((lon, lat), rng.choice(rd.stations).id)
         else:  # a trip: backward search, station tables, the cached forward times
             loc.along_route((lon, lat), rng.choice(rd.stations).id, limit=5)
     elif what == 5:
