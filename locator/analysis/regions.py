@@ -261,6 +261,13 @@ class AdminUnits:
         """Whether the set has the national outline (for :meth:`in_china`)."""
         return self._country_geom is not None
 
+    def country_outline(self) -> BaseGeometry | None:
+        """The national outline that :meth:`in_china` tests against (a new object per
+        call, unprepared), or None without one."""
+        if self._country_geom is None:
+            return None
+        return shapely.from_wkb(shapely.to_wkb(self._country_geom))
+
     def is_league(self, code: str) -> bool:
         """Whether ``code`` is a league-level unit."""
         unit = self._by_code.get(code)

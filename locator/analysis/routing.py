@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
+import shapely
+from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
 
 from locator.errors import NoRouteError
 from locator.network.core import Network
@@ -127,9 +131,20 @@ class RoutingEngine:
     inside_country
         Optional vectorised predicate ``(lons, lats) -> bool array`` (inside China).
         Routes with vertices on both sides get ``crosses_border=True``.
+    outline
+        The (multi)polygon the predicate tests against (WGS 84). With it, a route's end
+        point near a vertex far from the outline's boundary takes that vertex's side
+        (:func:`clear_radius`) instead of a call of the predicate; without it, both end
+        points are tested.
     """
 
-    def __init__(self, net: Network, *, inside_country: AreaPredicate | None = None) -> None:
+    def __init__(
+        self,
+        net: Network,
+        *,
+        inside_country: AreaPredicate | None = None,
+        outline: BaseGeometry | None = None,
+    ) -> None:
         self.net = net
         graph = net.graph
         self.graph = graph
@@ -140,6 +155,19 @@ class RoutingEngine:
             None
             if inside_country is None
             else np.asarray(inside_country(graph.geom_lon, graph.geom_lat), dtype=bool)
+        )
+        #: per vertex: no point of the outline's boundary within one cell of it
+        #: per vertex: how far (degrees, both axes) every point is on the vertex's side
+        self._vertex_clear: FloatArray | None = (
+            clear_radius(graph.geom_lon, graph.geom_lat, outline)
+            if self._vertex_inside is not None and outline is not None
+            else None
+        )
+        self._vertex_clear_l = (
+            None if self._vertex_clear is None else element_view(self._vertex_clear)
+        )
+        self._vertex_inside_l = (
+            None if self._vertex_inside is None else element_view(self._vertex_inside)
         )
         #: every vertex as lon + i lat: one gather gives both coordinates
         self._vertex_z = graph.geom_lon + 1j * graph.geom_lat
@@ -206,27 +234,53 @@ class RoutingEngine:
             float(np.interp(f, vf, g.geom_lat[a:b])),
         )
 
-    def _crosses(
+    def _end_sides(
         self, vidx: IntArray, start: tuple[float, float], end: tuple[float, float]
-    ) -> bool:
-        """Whether the route's vertices lie on both sides of the border: the network's
-        vertices were classified once (at load), only the two end points are tested."""
-        if self._inside is None or self._vertex_inside is None:
-            return False
-        n_in = int(np.count_nonzero(self._vertex_inside[vidx]))
+    ) -> tuple[bool, bool]:
+        """Whether the route's two end points are inside: each takes the side of its
+        neighbouring route vertex when it lies within that vertex's clear radius
+        (:func:`clear_radius`); otherwise both are tested (one call)."""
+        k = int(vidx.shape[0])
+        side0 = self._side_near(start, int(vidx[0])) if k else None
+        side1 = self._side_near(end, int(vidx[-1])) if k else None
+        if side0 is not None and side1 is not None:
+            return side0, side1
+        if self._inside is None:  # pragma: no cover - callers check
+            return False, False
         ends = self._inside(np.array([start[0], end[0]]), np.array([start[1], end[1]]))
-        n_in += int(np.count_nonzero(ends))
-        return bool(0 < n_in < int(vidx.shape[0]) + 2)
+        return bool(ends[0]), bool(ends[1])
 
-    def _crossings(self, vidx: IntArray, coords: FloatArray) -> tuple[tuple[float, float], ...]:
-        """The first vertex on the other side at each change of side (only computed for
-        routes that cross: a rare case, off the hot path)."""
+    def _side_near(self, point: tuple[float, float], vertex: int) -> bool | None:
+        """The side of ``point`` if it is that of ``vertex`` by construction (None: test
+        it)."""
+        clear, inside = self._vertex_clear_l, self._vertex_inside_l
+        if clear is None or inside is None:
+            return None
+        c = clear[vertex]
+        z = self._vertex_z[vertex]
+        if abs(point[0] - z.real) < c and abs(point[1] - z.imag) < c:
+            return bool(inside[vertex])
+        return None
+
+    def _border(
+        self, vidx: IntArray, coords: FloatArray
+    ) -> tuple[bool, tuple[tuple[float, float], ...]]:
+        """``(crosses_border, border_crossings)`` of a route: its vertices lie on both
+        sides of the border, and the first vertex on the other side at each change of
+        side. The network's vertices were classified once (at load)."""
         if self._inside is None or self._vertex_inside is None:
-            return ()
-        ends = self._inside(coords[[0, -1], 0], coords[[0, -1], 1])
-        side = np.concatenate([[bool(ends[0])], self._vertex_inside[vidx], [bool(ends[1])]])
+            return False, ()
+        start = (float(coords[0, 0]), float(coords[0, 1]))
+        end = (float(coords[-1, 0]), float(coords[-1, 1]))
+        side0, side1 = self._end_sides(vidx, start, end)
+        k = int(vidx.shape[0])
+        n_in = int(np.count_nonzero(self._vertex_inside[vidx])) + side0 + side1
+        if not 0 < n_in < k + 2:
+            return False, ()
+        # crossing routes are rare: the change points are off the hot path
+        side = np.concatenate([[side0], self._vertex_inside[vidx], [side1]])
         flips = np.flatnonzero(side[1:] != side[:-1]) + 1
-        return tuple((float(coords[i, 0]), float(coords[i, 1])) for i in flips.tolist())
+        return True, tuple((float(coords[i, 0]), float(coords[i, 1])) for i in flips.tolist())
 
     def assemble(
         self,
@@ -354,7 +408,7 @@ class RoutingEngine:
         z[-1] = complex(*end)
         coords = z.view(np.float64).reshape(-1, 2)  # (real, imag) pairs: no copy
         coords.flags.writeable = False
-        crosses = self._crosses(vidx, start, end)
+        crosses, crossings = self._border(vidx, coords)
         return Route(
             mode=mode,
             duration_s=dur_s,
@@ -363,7 +417,7 @@ class RoutingEngine:
             edges=edges,
             steps=steps,
             crosses_border=crosses,
-            border_crossings=self._crossings(vidx, coords) if crosses else (),
+            border_crossings=crossings,
         )
 
     def _steps(
@@ -451,3 +505,52 @@ class RoutingEngine:
             start=start_ll,
             end=end_ll,
         )
+
+
+#: Spacing of the samples taken along the outline's boundary, degrees (~1 km).
+BOUNDARY_SAMPLE_DEG = 0.01
+
+#: Clear radii are computed up to this distance from the boundary, degrees (~20 km: far
+#: longer than a segment of a densified road; bounds the load-time search).
+CLEAR_CAP_DEG = 0.2
+
+
+def clear_radius(lon: FloatArray, lat: FloatArray, outline: BaseGeometry) -> FloatArray:
+    """Per vertex, a radius ``r`` (degrees, 0 near the boundary) such that every point
+    ``p`` with ``|p - v| < r`` on both axes lies on the same side of ``outline`` as the
+    vertex ``v``.
+
+    The boundary is sampled every :data:`BOUNDARY_SAMPLE_DEG` or closer, so each of its
+    points is within half that of a sample: the boundary is at least ``d - h`` from ``v``
+    (``d`` the distance to the nearest sample, ``h`` the half spacing; plain degrees, the
+    metric the outline test uses). The square of half-side ``r = (d - h) / sqrt(2)``
+    around ``v`` lies in that boundary-free disc, and so does the segment from ``v`` to
+    any point of it: that point is inside the outline exactly when ``v`` is (the route's
+    end points take their neighbour's side this way, with no geometry call per request).
+    """
+    if lon.shape[0] == 0:
+        return np.zeros(0)
+    boundary = shapely.segmentize(shapely.boundary(outline), BOUNDARY_SAMPLE_DEG)
+    samples = shapely.get_coordinates(boundary)
+    if samples.shape[0] == 0:
+        return np.full(lon.shape[0], CLEAR_CAP_DEG / math.sqrt(2.0))
+    half = BOUNDARY_SAMPLE_DEG / 2.0  # segmentize leaves no piece longer than the spacing
+    # only the samples near the network matter: farther than CLEAR_CAP_DEG counts as that
+    cap = CLEAR_CAP_DEG
+    margin = cap + BOUNDARY_SAMPLE_DEG  # a sample within h of a boundary point within cap
+    lo_x, hi_x = float(lon.min()) - margin, float(lon.max()) + margin
+    lo_y, hi_y = float(lat.min()) - margin, float(lat.max()) + margin
+    near = (
+        (samples[:, 0] >= lo_x)
+        & (samples[:, 0] <= hi_x)
+        & (samples[:, 1] >= lo_y)
+        & (samples[:, 1] <= hi_y)
+    )
+    d = np.full(lon.shape[0], cap)
+    if near.any():
+        got, _ = cKDTree(samples[near]).query(
+            np.column_stack([lon, lat]), k=1, distance_upper_bound=cap
+        )
+        d = np.minimum(np.asarray(got, dtype=np.float64), cap)
+    # 0.999: a margin for the rounding of d
+    return np.maximum((d - half) / math.sqrt(2.0) * 0.999, 0.0)

@@ -69,8 +69,12 @@ class Engines:
         """The engines of ``graph``; the China outline of ``regions`` (when it has one)
         decides the border flag of routes."""
         net = Network(graph)
-        inside = regions.in_china if regions is not None and regions.has_country else None
-        routing = RoutingEngine(net, inside_country=inside)
+        has_country = regions is not None and regions.has_country
+        routing = RoutingEngine(
+            net,
+            inside_country=regions.in_china if has_country and regions else None,
+            outline=regions.country_outline() if has_country and regions else None,
+        )
         return cls(net, routing, IsochroneEngine(net), regions, list(ports or []))
 
 

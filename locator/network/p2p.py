@@ -24,24 +24,23 @@ duration is the sum of the same float64 edge times whichever search found the pa
 Thread-safety: the kernels release the GIL and only read the graph and landmark arrays;
 each call checks a work set (labels, predecessors, heaps) out of a small pool, so no two
 calls write the same arrays. A kernel resets only the labels it touched, so a work set
-comes back clean without clearing ``n`` entries; at most :data:`POOL_SIZE` sets are kept
+comes back clean without clearing ``n`` entries; at most
+:data:`~locator.network.kernels.POOL_SIZE` sets are kept
 per mode graph. Landmarks are published whole (computed, then assigned).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
+from locator.network.kernels import WorkPool, heap_pop, heap_push, jit
 from locator.network.modegraph import DirectedCsr, ModeGraph
 
 log = logging.getLogger(__name__)
@@ -49,69 +48,8 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-#: work sets kept per mode graph for reuse (more concurrent calls allocate their own)
-POOL_SIZE = 4
-
 #: landmarks per mode graph (two float32 times per node each: 128 bytes a node)
 LANDMARKS = 16
-
-
-def _jit(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit(cache=True, nogil=True)``; without a writable cache directory (a
-    read-only install and home), compiled on first use without the on-disk cache."""
-    try:
-        return numba.njit(cache=True, nogil=True)(func)
-    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
-        _no_cache(str(exc).rpartition(" for file ")[2])
-        return numba.njit(nogil=True)(func)
-
-
-@functools.cache
-def _no_cache(where: str) -> None:
-    """Say once per file that its kernels compile on every start."""
-    log.warning("numba cannot cache the kernels of %s: they compile at every start", where)
-
-
-def _heap_push(keys: Any, nodes: Any, size: int, key: float, node: int) -> int:
-    """Push ``(key, node)`` onto the binary min-heap ``keys[:size]``; the new size."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= key:
-            break
-        keys[i] = keys[parent]
-        nodes[i] = nodes[parent]
-        i = parent
-    keys[i] = key
-    nodes[i] = node
-    return size + 1
-
-
-def _heap_pop(keys: Any, nodes: Any, size: int) -> int:
-    """Remove the top of the heap ``keys[:size]``; the new size."""
-    size -= 1
-    key = keys[size]
-    node = nodes[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and keys[child + 1] < keys[child]:
-            child += 1
-        if keys[child] >= key:
-            break
-        keys[i] = keys[child]
-        nodes[i] = nodes[child]
-        i = child
-    if size > 0:
-        keys[i] = key
-        nodes[i] = node
-    return size
-
-
-_push = _jit(_heap_push)
-_pop = _jit(_heap_pop)
 
 
 def _bidirectional(  # noqa: PLR0917 (one compiled loop)
@@ -155,7 +93,7 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
                 n_tf += 1
             dist_f[s] = c
             pnode_f[s] = -1 - i
-            size_f = _push(hkey_f, hnode_f, size_f, c, s)
+            size_f = heap_push(hkey_f, hnode_f, size_f, c, s)
     for j in range(t_nodes.shape[0]):
         t = t_nodes[j]
         c = t_costs[j]
@@ -165,23 +103,23 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
                 n_tb += 1
             dist_b[t] = c
             pnode_b[t] = -1 - j
-            size_b = _push(hkey_b, hnode_b, size_b, c, t)
+            size_b = heap_push(hkey_b, hnode_b, size_b, c, t)
             if dist_f[t] + c < mu:
                 mu = dist_f[t] + c
                 meet = t
     while True:
         # drop stale heap entries, so the tops are the smallest live labels
         while size_f > 0 and hkey_f[0] > dist_f[hnode_f[0]]:
-            size_f = _pop(hkey_f, hnode_f, size_f)
+            size_f = heap_pop(hkey_f, hnode_f, size_f)
         while size_b > 0 and hkey_b[0] > dist_b[hnode_b[0]]:
-            size_b = _pop(hkey_b, hnode_b, size_b)
+            size_b = heap_pop(hkey_b, hnode_b, size_b)
         top_f = hkey_f[0] if size_f > 0 else inf
         top_b = hkey_b[0] if size_b > 0 else inf
         if top_f + top_b >= mu:
             break
         if top_f <= top_b:
             u = hnode_f[0]
-            size_f = _pop(hkey_f, hnode_f, size_f)
+            size_f = heap_pop(hkey_f, hnode_f, size_f)
             for p in range(f_ptr[u], f_ptr[u + 1]):
                 v = f_idx[p]
                 nd = top_f + f_w[p]
@@ -192,13 +130,13 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
                     dist_f[v] = nd
                     pnode_f[v] = u
                     ppos_f[v] = p
-                    size_f = _push(hkey_f, hnode_f, size_f, nd, v)
+                    size_f = heap_push(hkey_f, hnode_f, size_f, nd, v)
                     if nd + dist_b[v] < mu:
                         mu = nd + dist_b[v]
                         meet = v
         else:
             u = hnode_b[0]
-            size_b = _pop(hkey_b, hnode_b, size_b)
+            size_b = heap_pop(hkey_b, hnode_b, size_b)
             for p in range(b_ptr[u], b_ptr[u + 1]):
                 v = b_idx[p]
                 nd = top_b + b_w[p]
@@ -209,7 +147,7 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
                     dist_b[v] = nd
                     pnode_b[v] = u
                     ppos_b[v] = p
-                    size_b = _push(hkey_b, hnode_b, size_b, nd, v)
+                    size_b = heap_push(hkey_b, hnode_b, size_b, nd, v)
                     if dist_f[v] + nd < mu:
                         mu = dist_f[v] + nd
                         meet = v
@@ -245,7 +183,7 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
     return mu, source, target, edges
 
 
-_bidirectional_kernel = _jit(_bidirectional)
+_bidirectional_kernel = jit(_bidirectional)
 
 
 def _lower_bound(  # noqa: PLR0917 (compiled helper)
@@ -282,7 +220,7 @@ def _lower_bound(  # noqa: PLR0917 (compiled helper)
     return best
 
 
-_bound = _jit(_lower_bound)
+_bound = jit(_lower_bound)
 
 
 def _alt(  # noqa: PLR0917 (one compiled loop)
@@ -337,7 +275,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
         if c < g[s] and c + hc[s] < mu:
             g[s] = c
             pnode[s] = -1 - i
-            size = _push(hkey, hnode, size, c + hc[s], s)
+            size = heap_push(hkey, hnode, size, c + hc[s], s)
             for j in range(n_t):
                 if t_nodes[j] == s and c + t_costs[j] < mu:
                     mu = c + t_costs[j]
@@ -346,7 +284,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
     while size > 0:
         key = hkey[0]
         u = hnode[0]
-        size = _pop(hkey, hnode, size)
+        size = heap_pop(hkey, hnode, size)
         if key > g[u] + hc[u]:
             continue  # stale: u was reached more cheaply since
         if key >= mu:
@@ -368,7 +306,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
                     g[v] = nd
                     pnode[v] = u
                     ppos[v] = p
-                    size = _push(hkey, hnode, size, fv, v)
+                    size = heap_push(hkey, hnode, size, fv, v)
                     for j in range(n_t):
                         if t_nodes[j] == v and nd + t_costs[j] < mu:
                             mu = nd + t_costs[j]
@@ -396,7 +334,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
     return status, mu, source, target, edges
 
 
-_alt_kernel = _jit(_alt)
+_alt_kernel = jit(_alt)
 
 
 class Path(NamedTuple):
@@ -507,8 +445,9 @@ class PointToPoint:
         self.heap_room = max(int(self._fwd[1].shape[0]), int(self._bwd[1].shape[0]))
         #: published whole by :meth:`prepare` (None until then)
         self.landmarks: Landmarks | None = None
-        self._pool: list[tuple[Any, ...]] = []
-        self._lock = threading.Lock()
+        self._pool: WorkPool[tuple[Any, ...]] = WorkPool(
+            self._new_work, lambda work: int(work[8].shape[0])
+        )
 
     def prepare(self) -> None:
         """Compute the landmarks (once; about ``2 LANDMARKS`` one-to-all searches)."""
@@ -528,17 +467,10 @@ class PointToPoint:
         )
 
     def _take(self, n_seeds: int) -> tuple[Any, ...]:
-        room = self.heap_room + max(n_seeds, 8)
-        with self._lock:
-            work = self._pool.pop() if self._pool else None
-        if work is None or work[8].shape[0] < room:
-            work = self._new_work(room)
-        return work
+        return self._pool.take(self.heap_room + max(n_seeds, 8))
 
     def _give(self, work: tuple[Any, ...]) -> None:
-        with self._lock:
-            if len(self._pool) < POOL_SIZE:
-                self._pool.append(work)
+        self._pool.give(work)
 
     def path(
         self,

@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from locator.network.geometry import EdgeGeometry
+from locator.network.kernels import jit
 from locator.network.modegraph import MIN_EDGE_TIME_S, Direction, ModeGraph
 from locator.network.snapping import Snap
 
@@ -299,7 +299,7 @@ def complement(intervals: Intervals, n_roads: int) -> Intervals:
     return Intervals(r[keep][order], a[keep][order], b[keep][order])
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _difference(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     a_road: IntArray,
     a_start: FloatArray,

@@ -19,13 +19,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from locator.arguments import check_lonlat, check_positive
 from locator.errors import InvalidParameterError, LocatorError, OutsideServiceAreaError, SnapError
 from locator.network.geometry import EdgeGeometry, element_view
+from locator.network.kernels import jit, jit_inline
 from locator.network.projection import METRES_PER_DEGREE
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ class SegmentGrid:
         return int(seg), float(dist), float(t)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@jit_inline
 def _segment_distance(table: FloatArray, k: int, px: float, py: float) -> tuple[float, float]:
     """Distance from ``(px, py)`` to table row ``k``'s segment, and the position ``t``
     (0..1) of the nearest point on it."""
@@ -248,7 +248,7 @@ def _segment_distance(table: FloatArray, k: int, px: float, py: float) -> tuple[
     return math.hypot(wx - t * dx, wy - t * dy), t
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def _grid_nearest(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     ptr: IntArray,
     table: FloatArray,

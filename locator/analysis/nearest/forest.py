@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -22,6 +21,7 @@ from locator.analysis.nearest.targets import NearestResult, StationTargets
 from locator.analysis.routing import Middle, RoutingEngine
 from locator.errors import ArtifactError, NoRouteError
 from locator.network.geometry import element_view
+from locator.network.kernels import jit
 from locator.network.search import search
 from locator.network.snapping import Snap
 
@@ -235,7 +235,7 @@ def _frozen(a: _A) -> _A:
     return v  # type: ignore[return-value]  # a view keeps the array type
 
 
-@numba.njit(cache=True, nogil=True)
+@jit
 def walk_to_root(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     node: int,
     nxt: IntArray,

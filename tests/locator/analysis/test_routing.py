@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import shapely
@@ -202,3 +204,95 @@ def test_route_between_nodes_matches_networkx(rows: int, cols: int, seed: int, m
             r = eng.route(mode, a, b)
             assert close(r.duration_s, expected), (i, j, r.duration_s, expected)
             check_route_shape(g, mode, r, a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_clear_radius_keeps_every_point_within_it_on_the_vertex_side(seed: int) -> None:
+    """Every point within a vertex's clear radius (both axes) is on the vertex's side of
+    the outline, for random outlines with holes and random vertices; the radius is not
+    needlessly small."""
+    from locator.analysis.routing import BOUNDARY_SAMPLE_DEG, CLEAR_CAP_DEG, clear_radius
+
+    rng = np.random.default_rng(seed)
+    centre = rng.uniform(-0.5, 0.5, 2)
+    outline = shapely.Point(*centre).buffer(
+        rng.uniform(0.05, 0.4), quad_segs=int(rng.integers(1, 6))
+    )
+    hole = shapely.Point(*(centre + rng.normal(0, 0.05, 2))).buffer(rng.uniform(0.0, 0.04))
+    outline = outline.difference(hole)
+    lon = rng.uniform(-1.0, 1.0, 300)
+    lat = rng.uniform(-1.0, 1.0, 300)
+    r = clear_radius(lon, lat, outline)
+    side = shapely.intersects_xy(outline, lon, lat)
+    dist = shapely.distance(shapely.boundary(outline), shapely.points(lon, lat))
+    for i in range(0, 300, 3):
+        # the corners of the square of half-side r, and random points in it
+        u = np.concatenate([[-0.9999, 0.9999, -0.9999, 0.9999], rng.uniform(-1, 1, 12)])
+        w = np.concatenate([[-0.9999, -0.9999, 0.9999, 0.9999], rng.uniform(-1, 1, 12)])
+        px, py = lon[i] + u * r[i], lat[i] + w * r[i]
+        assert (shapely.intersects_xy(outline, px, py) == side[i]).all()
+    # a lower bound of the true clearance, off by at most the sampling
+    assert (r * math.sqrt(2.0) <= dist + 1e-9).all()
+    assert (
+        r * math.sqrt(2.0) >= (np.minimum(dist, CLEAR_CAP_DEG) - BOUNDARY_SAMPLE_DEG) * 0.99
+    ).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_border_flag_with_the_outline_equals_testing_every_vertex(seed: int) -> None:
+    """With the outline given, routes' crosses_border and border_crossings equal those of
+    the predicate applied to every point of the polyline, ends included."""
+    _check_border_flags(seed, fast_ends=False)
+
+
+def test_border_flag_ends_mostly_take_their_neighbours_side() -> None:
+    """The point of the outline: most routes' end points need no geometry call."""
+    _check_border_flags(7, fast_ends=True)
+
+
+def _check_border_flags(seed: int, *, fast_ends: bool) -> None:
+    rng = np.random.default_rng(seed)
+    g = bend_edges(random_grid(20, 20, seed, spacing_m=1500.0), offset_m=300.0)
+    net = Network(g)
+    lon, lat = g.geom_lon, g.geom_lat
+    cx, cy = float(rng.uniform(lon.min(), lon.max())), float(rng.uniform(lat.min(), lat.max()))
+    outline = shapely.Point(cx, cy).buffer(float(rng.uniform(0.03, 0.07)), quad_segs=3)
+    end_tests = []
+
+    def inside(lo: np.ndarray, la: np.ndarray) -> np.ndarray:
+        if lo.shape == (2,):
+            end_tests.append(1)
+        return np.asarray(shapely.intersects_xy(outline, lo, la), dtype=bool)
+
+    eng = RoutingEngine(net, inside_country=inside, outline=outline)
+    assert eng._vertex_clear is not None and (eng._vertex_clear > 0).any()
+    plain = RoutingEngine(net, inside_country=inside)
+    qlon, qlat = random_lonlat(g, rng, 24, pad_m=0.0)
+    snaps = net.snapper.snap_many(qlon, qlat, max_snap_m=5000.0, mode="car", on_error="return")
+    ok = [s for s in snaps if isinstance(s, Snap)]
+    checked = 0
+    for a, b in zip(ok[::2], ok[1::2], strict=False):
+        try:
+            r = eng.route("car", a, b)
+        except NoRouteError:
+            continue
+        side = inside(r.coordinates[:, 0], r.coordinates[:, 1])
+        assert r.crosses_border == bool(side.any() and not side.all())
+        flips = np.flatnonzero(side[1:] != side[:-1]) + 1
+        assert r.border_crossings == tuple(
+            (float(r.coordinates[i, 0]), float(r.coordinates[i, 1])) for i in flips
+        )
+        checked += 1
+    assert checked
+    # most end points took their neighbour's side; the reference engine tests them all
+    if fast_ends:
+        assert len(end_tests) < checked / 2
+    end_tests.clear()
+    for a, b in zip(ok[::2], ok[1::2], strict=False):
+        try:
+            plain.route("car", a, b)
+        except NoRouteError:
+            continue
+    assert len(end_tests) == checked
