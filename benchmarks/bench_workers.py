@@ -121,7 +121,9 @@ def smaps_rollup(pid: int) -> dict[str, int]:
                 out[m.group(1)] = int(m.group(2))
     keep = ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Shared_Dirty")
     res = {k.lower() + "_kb": out.get(k, 0) for k in keep}
-    res["uss_kb"] = out.get("Private_Clean", 0) + out.get("Private_Dirty", 0)
+    res["private_clean_kb"] = out.get("Private_Clean", 0)
+    res["private_dirty_kb"] = out.get("Private_Dirty", 0)
+    res["uss_kb"] = res["private_clean_kb"] + res["private_dirty_kb"]
     return res
 
 

@@ -3,12 +3,12 @@
 An artifact holds everything the server needs and nothing it must recompute::
 
     manifest.json         what was built from what (hashes, CRS, counts, versions, licences)
-    graph.npz             road graph arrays          (locator.network.graph)
+    graph.npz             road graph arrays, mapped  (locator.network.graph)
     graph_meta.json       modes, CRS, names          (locator.network.graph)
     stations.sqlite       station store              (locator.stations.store)
     ports.json            ports with names in zh/en/mn/ru
     admin_units.geojson.gz  leagues and banners of Inner Mongolia (WGS 84)
-    forests.npz           nearest-station forests    (locator.artifact.prepared)
+    forests.npz           nearest-station forests, mapped (locator.artifact.prepared)
     circles_{mode}.npz    every station's circles    (locator.artifact.prepared)
 
 :func:`load_manifest` reads and checks the manifest; :func:`manifest_summary` is its
@@ -24,7 +24,9 @@ from typing import Any
 
 from locator.errors import ArtifactError
 
-ARTIFACT_FORMAT = 2
+#: 3: graph.npz and forests.npz are uncompressed with aligned members, memory-mapped at
+#: load (``locator.network.graph.map_npz``); format 2 read them into private memory.
+ARTIFACT_FORMAT = 3
 MANIFEST = "manifest.json"
 STATIONS_FILE = "stations.sqlite"
 PORTS_FILE = "ports.json"

@@ -1,9 +1,13 @@
 """Build-time precomputation stored in an artifact: nearest-station indexes and circles.
 
 ``forests.npz``  one :class:`~locator.analysis.nearest.StationIndex` per (mode, kind),
-                 keys ``"{mode}|{kind}|{array}"``, plus the station fingerprint.
+                 keys ``"{mode}|{kind}|{array}"``, plus the station fingerprint;
+                 uncompressed and aligned, so the loaded forests are read-only memory
+                 maps of the file (:func:`~locator.network.graph.map_npz`), shared by
+                 every process serving the artifact until an edit replaces them.
 ``circles_{mode}.npz``  every station's service circles (direction "to", the default
-                 minutes), one row per contour with its WKB.
+                 minutes), one row per contour with its WKB; compressed, because the
+                 loader turns the WKB into GEOS polygons (private memory) anyway.
 
 Both are keyed to the station set they were computed from
 (:func:`~locator.stations.stations_fingerprint`); when the store has changed since
@@ -26,7 +30,7 @@ from locator.analysis.nearest import StationIndex
 from locator.analysis.routing import RoutingEngine
 from locator.errors import UNREADABLE, ArtifactError, LocatorError
 from locator.network.core import Network
-from locator.network.graph import read_npz
+from locator.network.graph import map_npz, read_npz, save_npz
 from locator.network.snapping import Snap
 from locator.stations.model import Station, StationKind
 
@@ -75,26 +79,28 @@ def compute_indexes(
 
 
 def save_indexes(path: Path, indexes: Mapping[IndexKey, StationIndex], fingerprint: str) -> None:
-    """Write the indexes (forests and station ids) to one ``.npz``."""
+    """Write the indexes (forests and station ids) to one ``.npz`` that
+    :func:`load_indexes` maps in place (:func:`~locator.network.graph.save_npz`)."""
     arrays: dict[str, npt.NDArray[np.generic]] = {"fingerprint": np.array(fingerprint)}
     for (mode, kind), index in indexes.items():
         for name, arr in index.to_arrays().items():
             arrays[f"{mode}|{kind}|{name}"] = arr
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+    save_npz(path, arrays)
 
 
 def read_fingerprint(path: Path) -> str:
     """The station fingerprint a forests file was computed for."""
     try:
-        return str(read_npz(path)["fingerprint"])
+        return str(map_npz(path)["fingerprint"])
     except UNREADABLE as exc:
         raise ArtifactError(f"cannot read {path.name}: {exc}") from exc
 
 
 def load_indexes(path: Path, routing: RoutingEngine) -> tuple[str, dict[IndexKey, StationIndex]]:
-    """Read :func:`save_indexes` output; returns ``(fingerprint, indexes)``."""
+    """Read :func:`save_indexes` output, the forests memory-mapped read-only; returns
+    ``(fingerprint, indexes)``."""
     try:
-        arrays = read_npz(path)
+        arrays = map_npz(path)
         fingerprint = str(arrays.pop("fingerprint"))
         groups: dict[IndexKey, dict[str, npt.NDArray[np.generic]]] = {}
         for key, arr in arrays.items():

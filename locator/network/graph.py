@@ -8,13 +8,20 @@ includes both end nodes).
 
 File layout inside an artifact directory::
 
-    graph.npz         numeric arrays (see ``ARRAY_FIELDS``)
+    graph.npz         numeric arrays (see ``ARRAY_FIELDS``), uncompressed and aligned
     graph_meta.json   modes, CRS, highway classes, street names, network kind
+
+The arrays are memory-mapped, not read (:func:`save_npz`, :func:`map_npz`): a loaded
+graph's arrays are read-only views of the file's pages, which the page cache shares
+between every process that serves the same artifact (workers, replicas on one host).
 """
 
 from __future__ import annotations
 
 import json
+import struct
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +36,7 @@ IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 
-GRAPH_FORMAT_VERSION = 2
+GRAPH_FORMAT_VERSION = 3  # 3: graph.npz members aligned for mapping (save_npz)
 MODES = ("truck", "car", "walk")
 
 ARRAY_FIELDS = (
@@ -54,6 +61,87 @@ def read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
     ends (``np.load(path)`` leaves its file open when the zip is damaged)."""
     with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
+
+
+#: Where a mapped member's bytes start: npy headers pad the array data to 64 bytes, so a
+#: member whose ``.npy`` starts on 64 has its array aligned for every dtype.
+NPZ_ALIGN = 64
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header (30 bytes)
+_ZIP64_EXTRA = 20  # zipfile's zip64 field in a local header written with force_zip64
+_PAD_ID = 0xD935  # the extra-field id zipalign pads with (readers skip unknown ids)
+
+
+def save_npz(path: Path, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` that :func:`map_npz` maps in place.
+
+    Like :func:`numpy.savez`, but each member's ``.npy`` starts on a multiple of
+    :data:`NPZ_ALIGN` bytes (padding in the local header's extra field, as Android's
+    zipalign does), so the array data inside is aligned. Any zip or npz reader reads
+    the file as usual.
+    """
+    with path.open("wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            fixed = _LOCAL_HEADER.size + len(info.filename.encode("utf-8")) + _ZIP64_EXTRA + 4
+            pad = -(f.tell() + fixed) % NPZ_ALIGN
+            info.extra = struct.pack("<HH", _PAD_ID, pad) + bytes(pad)
+            with zf.open(info, "w", force_zip64=True) as out:
+                if f.tell() % NPZ_ALIGN:  # pragma: no cover - zipfile changed its header
+                    raise RuntimeError(f"{path}: member {name} is not aligned")
+                np.lib.format.write_array(out, np.asanyarray(arr), allow_pickle=False)
+
+
+def map_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """Every array of an ``.npz`` file: members stored uncompressed and aligned (as
+    :func:`save_npz` writes them) are read-only views of one memory map of the file;
+    any other member (compressed, misaligned, empty) is read into memory, read-only too.
+    """
+    out: dict[str, npt.NDArray[Any]] = {}
+    with path.open("rb") as f, zipfile.ZipFile(f) as zf:
+        whole: np.memmap[Any, np.dtype[np.uint8]] | None = None
+        for info in zf.infolist():
+            name = info.filename.removesuffix(".npy")
+            arr = None
+            if info.compress_type == zipfile.ZIP_STORED:
+                f.seek(info.header_offset)
+                head = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
+                if head[0] != b"PK\x03\x04":
+                    raise zipfile.BadZipFile(f"{path.name}: bad local header of {info.filename}")
+                start = info.header_offset + _LOCAL_HEADER.size + head[-2] + head[-1]
+                f.seek(start)
+                version = np.lib.format.read_magic(f)
+                if version in ((1, 0), (2, 0)):
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, fortran, dtype = read_header(f)
+                    offset = f.tell()
+                    count = int(np.prod(shape, dtype=np.int64))
+                    if count and not dtype.hasobject and offset % NPZ_ALIGN == 0:
+                        if whole is None:
+                            whole = np.memmap(f, dtype=np.uint8, mode="r")
+                        flat = whole[offset : offset + count * dtype.itemsize].view(dtype)
+                        shaped = flat.reshape(shape, order="F") if fortran else flat.reshape(shape)
+                        arr = shaped.view(np.ndarray)
+            if arr is None:
+                with zf.open(info) as member:
+                    arr = np.lib.format.read_array(member, allow_pickle=False)
+                arr.flags.writeable = False
+            out[name] = arr
+    return out
+
+
+def is_mapped(arr: npt.NDArray[Any]) -> bool:
+    """Whether ``arr`` is a view of a memory-mapped file (see :func:`map_npz`)."""
+    base: object = arr
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return True
+        base = base.base
+    return False
 
 
 @dataclass
@@ -180,13 +268,13 @@ class RoadGraph:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
-        """Write ``graph.npz`` and ``graph_meta.json`` into ``directory``."""
+        """Write ``graph.npz`` (aligned for :func:`map_npz`) and ``graph_meta.json``."""
         directory.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, npt.NDArray[Any]] = {name: getattr(self, name) for name in ARRAY_FIELDS}
         for mode in self.edge_allowed:
             arrays[f"allowed_{mode}"] = self.edge_allowed[mode]
             arrays[f"time_s_{mode}"] = self.edge_time_s[mode]
-        np.savez(directory / "graph.npz", **arrays)  # type: ignore[arg-type]
+        save_npz(directory / "graph.npz", arrays)
         meta = {
             "format_version": GRAPH_FORMAT_VERSION,
             "crs": self.crs,
@@ -202,15 +290,17 @@ class RoadGraph:
 
     @classmethod
     def load(cls, directory: Path) -> RoadGraph:
-        """Load a graph saved by :meth:`save`; raise :class:`ArtifactError` if broken."""
+        """Load a graph saved by :meth:`save`, its arrays memory-mapped read-only; raise
+        :class:`ArtifactError` if broken or of another format version."""
         try:
             meta = json.loads((directory / "graph_meta.json").read_text("utf-8"))
-            arrays = read_npz(directory / "graph.npz")
+            version = meta.get("format_version")
+            arrays = map_npz(directory / "graph.npz") if version == GRAPH_FORMAT_VERSION else {}
         except UNREADABLE as exc:
             raise ArtifactError(f"cannot read graph in {directory}: {exc}") from exc
-        if meta.get("format_version") != GRAPH_FORMAT_VERSION:
+        if version != GRAPH_FORMAT_VERSION:
             raise ArtifactError(
-                f"graph format {meta.get('format_version')} in {directory}; "
+                f"graph format {version} in {directory}; "
                 f"this version reads {GRAPH_FORMAT_VERSION}; rebuild the artifact"
             )
         missing = [a for a in ARRAY_FIELDS if a not in arrays]
