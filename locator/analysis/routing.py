@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from locator.errors import NoRouteError
 from locator.network.core import Network
 from locator.network.geometry import element_view
+from locator.network.multitarget import MultiTargetSearch
 from locator.network.p2p import PointToPoint
 from locator.network.search import along_edge, entries
 from locator.network.snapping import Snap
@@ -182,12 +183,17 @@ class RoutingEngine:
         )
         #: the point-to-point search of every mode (compiled kernel, per-call work sets)
         self._p2p = {mode: PointToPoint(net.mode(mode)) for mode in net.modes}
+        #: the nearest-targets search of every mode (k nearest stations on networks too
+        #: large for the per-station tables)
+        self.targets_search = {mode: MultiTargetSearch(net.mode(mode)) for mode in net.modes}
 
     def warm(self) -> None:
         """Compute every mode's landmarks and compile (or load from numba's cache) the
         point-to-point kernels now, so the first routes do not pay for them."""
         for p2p in self._p2p.values():
             p2p.warm()
+        for multi in self.targets_search.values():
+            multi.warm()
 
     def _runs(self) -> None:
         """Every edge's *run*: the vertices a route passing it in full adds after the

@@ -1,9 +1,10 @@
-"""k-nearest by one bounded forward search from the point (when no table fits in memory).
+"""k-nearest by one forward search from the point (when no table fits in memory).
 
-Iterative deepening: a search bounded by ``L`` finds every station within ``L`` exactly,
-so once ``k`` candidates lie within ``L`` they are the ``k`` nearest; otherwise ``L`` is
-widened (x4) until the query's bound is reached or the search has exhausted the point's
-component. The cost follows the k-th station's distance, not the network's size.
+:class:`~locator.network.multitarget.MultiTargetSearch` runs one compiled Dijkstra from
+the point's entries that offers each station at its node's time plus its final cost and
+stops once the ``k`` fastest candidates are final: the cost follows the k-th station's
+distance, not the network's size. With an ``accept`` test (opening hours on arrival) the
+search is asked for more stations until ``k`` are taken or none are left.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from locator.analysis.nearest.targets import Accept, NearestResult, StationTargets
-from locator.network.search import Option, search_from, tree_path
+from locator.network.search import Option
 from locator.network.snapping import Snap
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
-
-#: First search radius (seconds of travel); widened x4 as needed.
-FIRST_LIMIT_S = 1800.0
 
 
 def bounded_search(
@@ -39,55 +37,33 @@ def bounded_search(
     """
     cand = targets.candidates(mask)
     n_cand = int(cand.sum())
-    limit = min(FIRST_LIMIT_S, bound_s)
-    while True:
-        found, exhausted = _within(
-            targets, snap, k=k, cand=cand, limit_s=limit, bound_s=bound_s, accept=accept
-        )
-        if len(found) >= min(k, n_cand) or exhausted or limit >= bound_s:
-            return found
-        limit = min(limit * 4.0, bound_s)
-
-
-def _within(
-    targets: StationTargets,
-    snap: Snap,
-    *,
-    k: int,
-    cand: BoolArray,
-    limit_s: float,
-    bound_s: float,
-    accept: Accept | None = None,
-) -> tuple[list[NearestResult], bool]:
-    """:func:`bounded_search` with the search stopped at ``limit_s``; also whether the
-    search explored the point's whole component (then stations up to ``bound_s`` count)."""
-    mg = targets.routing.net.mode(targets.mode)
-    n_st = len(targets.snaps)
     starts = targets.starts(snap)
-    times = np.full((n_st, 2), np.inf)
-    result = None
-    exhausted = True
-    if starts:
-        result = search_from(mg.forward, starts, limit_s=limit_s)
-        reached = result.time_s[np.isfinite(result.time_s)]
-        # a node beyond the bound would have a reached predecessor within one edge of it
-        exhausted = not np.isfinite(limit_s) or (
-            reached.size > 0 and float(reached.max()) + mg.max_edge_time_s < limit_s
+    search = targets.routing.targets_search[targets.mode]
+    want = k
+    while True:
+        best = np.full(len(targets.snaps), np.inf)
+        paths: dict[int, tuple[Option, IntArray, Option]] = {}
+        exhausted = True
+        if starts and n_cand:
+            found = search.nearest(
+                [(o.node, o.cost_s) for o in starts],
+                targets.attachments,
+                cand,
+                want=want,
+                bound_s=bound_s,
+            )
+            exhausted = found.exhausted
+            for j, i in enumerate(found.target.tolist()):
+                best[i] = float(found.cost_s[j])
+                paths[i] = (
+                    starts[int(found.source[j])],
+                    found.edges[j],
+                    targets.end_option(i, int(found.slot[j])),
+                )
+        out = targets.results(
+            snap, best, cand=cand, k=k, bound_s=bound_s, path_to=paths.__getitem__, accept=accept
         )
-        node_t = np.append(result.time_s, np.inf)  # index -1 -> inf
-        times = node_t[targets.node] + targets.cost_s
-    usable_s = bound_s if exhausted else limit_s
-    slot = np.argmin(times, axis=1)
-    best = times[np.arange(n_st), slot]
-
-    def path_to(i: int) -> tuple[Option, IntArray, Option]:
-        assert result is not None  # a finite time without a search only via `direct`
-        last = targets.end_option(i, int(slot[i]))
-        middle, root = tree_path(result, mg.forward, last.node)
-        _, seed = result.trees()
-        return starts[int(seed[root])], middle, last
-
-    found = targets.results(
-        snap, best, cand=cand, k=k, bound_s=usable_s, path_to=path_to, accept=accept
-    )
-    return found, exhausted
+        # fewer than k taken while stations are left: ask the search for more of them
+        if len(out) >= k or exhausted or want >= n_cand:
+            return out
+        want = min(want * 4, n_cand)

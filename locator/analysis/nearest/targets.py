@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from locator.analysis.routing import Route, RoutingEngine
 from locator.errors import StationNotFoundError
+from locator.network.multitarget import Attachments
 from locator.network.search import Option, along_edge, entries
 from locator.network.snapping import Snap
 
@@ -68,6 +69,7 @@ class StationTargets:
         self.canon_fraction = np.zeros(n)
         self.active = np.zeros(n, dtype=bool)
         self.by_edge: dict[int, tuple[int, ...]] = {}
+        self._attachments: Attachments | None = None
         for i, s in enumerate(self.snaps):
             self._fill(i, s)
 
@@ -133,9 +135,19 @@ class StationTargets:
         )
         out.active = np.append(self.active, False) if grow else self.active.copy()
         out.by_edge = dict(self.by_edge)
+        out._attachments = None
         out.snaps = (*out.snaps[:i], s, *out.snaps[i + 1 :])
         out._fill(i, s)
         return out
+
+    @property
+    def attachments(self) -> Attachments:
+        """The "to" entries sorted by node, for :class:`MultiTargetSearch` (built on first
+        use and published whole; a second build at the same time gives the same arrays)."""
+        att = self._attachments
+        if att is None:
+            att = self._attachments = Attachments.from_table(self.node, self.cost_s)
+        return att
 
     def end_option(self, i: int, j: int) -> Option:
         """Entry ``j`` of station ``i`` (direction "to")."""
