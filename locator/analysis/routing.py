@@ -10,7 +10,6 @@ same method, so every route the service returns is built one way.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from locator.errors import NoRouteError
 from locator.network.core import Network
 from locator.network.geometry import element_view
+from locator.network.kernels import jit, readonly_all
 from locator.network.multitarget import MultiTargetSearch
 from locator.network.p2p import PointToPoint
 from locator.network.search import along_edge, entries
@@ -157,18 +157,11 @@ class RoutingEngine:
             if inside_country is None
             else np.asarray(inside_country(graph.geom_lon, graph.geom_lat), dtype=bool)
         )
-        #: per vertex: no point of the outline's boundary within one cell of it
         #: per vertex: how far (degrees, both axes) every point is on the vertex's side
         self._vertex_clear: FloatArray | None = (
             clear_radius(graph.geom_lon, graph.geom_lat, outline)
             if self._vertex_inside is not None and outline is not None
             else None
-        )
-        self._vertex_clear_l = (
-            None if self._vertex_clear is None else element_view(self._vertex_clear)
-        )
-        self._vertex_inside_l = (
-            None if self._vertex_inside is None else element_view(self._vertex_inside)
         )
         #: every vertex as lon + i lat: one gather gives both coordinates
         self._vertex_z = graph.geom_lon + 1j * graph.geom_lat
@@ -177,6 +170,17 @@ class RoutingEngine:
         self._times_l = {
             m: element_view(t.astype(np.float64)) for m, t in graph.edge_time_s.items()
         }
+        #: the polyline kernel's read-only inputs (empty side arrays: no border test)
+        self._poly_args = readonly_all(
+            self.run_start,
+            self.run_len,
+            self.run_vertices,
+            self._run_vf,
+            graph.geom_lon.astype(np.float64),
+            graph.geom_lat.astype(np.float64),
+            np.zeros(0, dtype=bool) if self._vertex_inside is None else self._vertex_inside,
+            np.zeros(0) if self._vertex_clear is None else self._vertex_clear,
+        )
         #: whether any edge has a name (the regional network has none: one step)
         self._named = bool(
             np.count_nonzero((graph.edge_name >= 0) & (graph.edge_name < len(graph.names)))
@@ -213,21 +217,7 @@ class RoutingEngine:
         self.run_vertices: IntArray = np.flatnonzero(keep).astype(np.int64)
         self.run_len: IntArray = np.bincount(edge_of[keep], minlength=g.n_edges).astype(np.int64)
         self.run_start: IntArray = np.cumsum(self.run_len) - self.run_len
-        self._run_start_l = element_view(self.run_start)
-        self._run_len_l = element_view(self.run_len)
-        self._run_vf_l = element_view(self.geometry.vertex_fraction[self.run_vertices])
-
-    def _after(self, edge: int, fraction: float) -> IntArray:
-        """The vertices of an edge's run beyond ``fraction`` (where a route enters it)."""
-        s = self._run_start_l[edge]
-        e = s + self._run_len_l[edge]
-        return self.run_vertices[bisect.bisect_right(self._run_vf_l, fraction, s, e) : e]
-
-    def _before(self, edge: int, fraction: float) -> IntArray:
-        """The vertices of an edge's run short of ``fraction`` (where a route leaves it)."""
-        s = self._run_start_l[edge]
-        e = s + self._run_len_l[edge]
-        return self.run_vertices[s : bisect.bisect_left(self._run_vf_l, fraction, s, e)]
+        self._run_vf = self.geometry.vertex_fraction[self.run_vertices].astype(np.float64)
 
     def point_at(self, edge: int, fraction: float) -> tuple[float, float]:
         """The point ``fraction`` (by length) along directed ``edge``, (lon, lat)."""
@@ -239,54 +229,6 @@ class RoutingEngine:
             float(np.interp(f, vf, g.geom_lon[a:b])),
             float(np.interp(f, vf, g.geom_lat[a:b])),
         )
-
-    def _end_sides(
-        self, vidx: IntArray, start: tuple[float, float], end: tuple[float, float]
-    ) -> tuple[bool, bool]:
-        """Whether the route's two end points are inside: each takes the side of its
-        neighbouring route vertex when it lies within that vertex's clear radius
-        (:func:`clear_radius`); otherwise both are tested (one call)."""
-        k = int(vidx.shape[0])
-        side0 = self._side_near(start, int(vidx[0])) if k else None
-        side1 = self._side_near(end, int(vidx[-1])) if k else None
-        if side0 is not None and side1 is not None:
-            return side0, side1
-        if self._inside is None:  # pragma: no cover - callers check
-            return False, False
-        ends = self._inside(np.array([start[0], end[0]]), np.array([start[1], end[1]]))
-        return bool(ends[0]), bool(ends[1])
-
-    def _side_near(self, point: tuple[float, float], vertex: int) -> bool | None:
-        """The side of ``point`` if it is that of ``vertex`` by construction (None: test
-        it)."""
-        clear, inside = self._vertex_clear_l, self._vertex_inside_l
-        if clear is None or inside is None:
-            return None
-        c = clear[vertex]
-        z = self._vertex_z[vertex]
-        if abs(point[0] - z.real) < c and abs(point[1] - z.imag) < c:
-            return bool(inside[vertex])
-        return None
-
-    def _border(
-        self, vidx: IntArray, coords: FloatArray
-    ) -> tuple[bool, tuple[tuple[float, float], ...]]:
-        """``(crosses_border, border_crossings)`` of a route: its vertices lie on both
-        sides of the border, and the first vertex on the other side at each change of
-        side. The network's vertices were classified once (at load)."""
-        if self._inside is None or self._vertex_inside is None:
-            return False, ()
-        start = (float(coords[0, 0]), float(coords[0, 1]))
-        end = (float(coords[-1, 0]), float(coords[-1, 1]))
-        side0, side1 = self._end_sides(vidx, start, end)
-        k = int(vidx.shape[0])
-        n_in = int(np.count_nonzero(self._vertex_inside[vidx])) + side0 + side1
-        if not 0 < n_in < k + 2:
-            return False, ()
-        # crossing routes are rare: the change points are off the hot path
-        side = np.concatenate([[side0], self._vertex_inside[vidx], [side1]])
-        flips = np.flatnonzero(side[1:] != side[:-1]) + 1
-        return True, tuple((float(coords[i, 0]), float(coords[i, 1])) for i in flips.tolist())
 
     def assemble(
         self,
@@ -367,8 +309,10 @@ class RoutingEngine:
             steps = self._steps(mode, e, share0 if head else None, share1 if tail else None)
         if steps is None:
             steps = [Step(name=None, distance_m=dist_m, duration_s=dur_s)]
-        vidx = np.concatenate([self._after(first, a0), middle.vertices, self._before(last, b1)])
-        return self._route(mode, vidx, edges, dist_m, dur_s, steps, start, end)
+        poly = _polyline(
+            False, first, a0, last, b1, middle.vertices, *start, *end, *self._poly_args
+        )
+        return self._finish(mode, poly, edges, dist_m, dur_s, steps)
 
     def _single(  # noqa: PLR0917 (private; assemble's arguments)
         self,
@@ -383,38 +327,41 @@ class RoutingEngine:
         share = b1 - a0
         dist_m = self._length_l[edge] * share
         dur_s = self._times_l[mode][edge] * share
-        s = self._run_start_l[edge]
-        e_ = s + self._run_len_l[edge]
-        lo = bisect.bisect_right(self._run_vf_l, a0, s, e_)
-        vidx = self.run_vertices[lo : max(lo, bisect.bisect_left(self._run_vf_l, b1, s, e_))]
         name = self._name_of(int(self.graph.edge_name[edge]))
         steps = [Step(name=name, distance_m=dist_m, duration_s=dur_s)]
-        return self._route(mode, vidx, [edge], dist_m, dur_s, steps, start, end)
+        poly = _polyline(True, edge, a0, edge, b1, _NO_EDGES, *start, *end, *self._poly_args)
+        return self._finish(mode, poly, [edge], dist_m, dur_s, steps)
 
-    def _route(  # noqa: PLR0917 (private; the parts the two assemblers computed)
+    def _finish(  # noqa: PLR0917 (private; the parts the assemblers computed)
         self,
         mode: str,
-        vidx: IntArray,
+        poly: tuple[FloatArray, IntArray, int, int, int],
         edges: list[int],
         dist_m: float,
         dur_s: float,
         steps: list[Step],
-        start: tuple[float, float],
-        end: tuple[float, float],
     ) -> Route:
-        # runs repeat no vertex; only the end points may repeat their neighbours
-        k = vidx.shape[0]
-        if k and self._vertex_z[vidx[0]] == complex(*start):
-            vidx, k = vidx[1:], k - 1
-        if k and self._vertex_z[vidx[-1]] == complex(*end):
-            vidx, k = vidx[:-1], k - 1
-        z = np.empty(k + 2, dtype=np.complex128)
-        z[0] = complex(*start)
-        z[1:-1] = self._vertex_z[vidx]
-        z[-1] = complex(*end)
-        coords = z.view(np.float64).reshape(-1, 2)  # (real, imag) pairs: no copy
+        """The :class:`Route` of a polyline from :func:`_polyline`, with its border flag:
+        the route's vertices were classified at load; an end point whose side the kernel
+        could not take from its neighbour (outside that vertex's clear radius) is
+        tested, both in one call."""
+        coords, vidx, n_in, side0, side1 = poly
         coords.flags.writeable = False
-        crosses, crossings = self._border(vidx, coords)
+        crosses = False
+        crossings: tuple[tuple[float, float], ...] = ()
+        if n_in >= 0 and self._inside is not None and self._vertex_inside is not None:
+            if side0 < 0 or side1 < 0:
+                ends = self._inside(coords[[0, -1], 0], coords[[0, -1], 1])
+                side0, side1 = int(bool(ends[0])), int(bool(ends[1]))
+            k = int(vidx.shape[0])
+            if 0 < n_in + side0 + side1 < k + 2:
+                # crossing routes are rare: the change points are off the hot path
+                side = np.concatenate([[bool(side0)], self._vertex_inside[vidx], [bool(side1)]])
+                flips = np.flatnonzero(side[1:] != side[:-1]) + 1
+                crosses = True
+                crossings = tuple(
+                    (float(coords[i, 0]), float(coords[i, 1])) for i in flips.tolist()
+                )
         return Route(
             mode=mode,
             duration_s=dur_s,
@@ -511,6 +458,96 @@ class RoutingEngine:
             start=start_ll,
             end=end_ll,
         )
+
+
+_NO_EDGES = np.zeros(0, dtype=np.int64)
+
+
+@jit
+def _polyline(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
+    single: bool,
+    first: int,
+    a0: float,
+    last: int,
+    b1: float,
+    middle: IntArray,
+    start_lon: float,
+    start_lat: float,
+    end_lon: float,
+    end_lat: float,
+    run_start: IntArray,
+    run_len: IntArray,
+    run_vertices: IntArray,
+    run_vf: FloatArray,
+    vlon: FloatArray,
+    vlat: FloatArray,
+    inside: BoolArray,
+    clear: FloatArray,
+) -> tuple[FloatArray, IntArray, int, int, int]:
+    """A route's polyline: the start point, the vertices of the first edge's run beyond
+    ``a0``, the ``middle`` vertices, those of the last edge's run short of ``b1`` (with
+    ``single``: of one edge's run between ``a0`` and ``b1``), the end point; an end
+    vertex equal to the end point next to it is dropped.
+
+    Returns ``(coords, vertices, n_inside, side0, side1)``: the ``(n, 2)`` lon/lat array,
+    the interior vertex ids, how many of them are inside the country (-1 without the
+    per-vertex flags ``inside``) and each end point's side when it lies within its
+    neighbouring vertex's clear radius (``clear``, :func:`clear_radius`), else -1."""
+    s = run_start[first]
+    e = s + run_len[first]
+    h_lo = s + np.searchsorted(run_vf[s:e], a0, side="right")
+    if single:
+        h_hi = max(h_lo, s + np.searchsorted(run_vf[s:e], b1, side="left"))
+        n_mid = 0
+        t_lo = t_hi = 0
+    else:
+        h_hi = e
+        n_mid = middle.shape[0]
+        t_lo = run_start[last]
+        t_hi = t_lo + np.searchsorted(run_vf[t_lo : t_lo + run_len[last]], b1, side="left")
+    k = (h_hi - h_lo) + n_mid + (t_hi - t_lo)
+    verts = np.empty(k, dtype=np.int64)
+    j = 0
+    for i in range(h_lo, h_hi):
+        verts[j] = run_vertices[i]
+        j += 1
+    for i in range(n_mid):
+        verts[j] = middle[i]
+        j += 1
+    for i in range(t_lo, t_hi):
+        verts[j] = run_vertices[i]
+        j += 1
+    lo = 0
+    hi = k
+    if hi > lo and vlon[verts[0]] == start_lon and vlat[verts[0]] == start_lat:
+        lo = 1
+    if hi > lo and vlon[verts[hi - 1]] == end_lon and vlat[verts[hi - 1]] == end_lat:
+        hi -= 1
+    m = hi - lo
+    out = verts[lo:hi].copy()
+    coords = np.empty((m + 2, 2))
+    coords[0, 0] = start_lon
+    coords[0, 1] = start_lat
+    for i in range(m):
+        coords[i + 1, 0] = vlon[out[i]]
+        coords[i + 1, 1] = vlat[out[i]]
+    coords[m + 1, 0] = end_lon
+    coords[m + 1, 1] = end_lat
+    n_in = -1
+    side0 = -1
+    side1 = -1
+    if inside.shape[0]:
+        n_in = 0
+        for i in range(m):
+            n_in += inside[out[i]]
+        if clear.shape[0] and m:
+            v = out[0]
+            if abs(start_lon - vlon[v]) < clear[v] and abs(start_lat - vlat[v]) < clear[v]:
+                side0 = int(inside[v])
+            v = out[m - 1]
+            if abs(end_lon - vlon[v]) < clear[v] and abs(end_lat - vlat[v]) < clear[v]:
+                side1 = int(inside[v])
+    return coords, out, n_in, side0, side1
 
 
 #: Spacing of the samples taken along the outline's boundary, degrees (~1 km).

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import numba
+import numpy as np
+import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 4
 
 W = TypeVar("W")
+A = TypeVar("A", bound=npt.NDArray[Any])
 
 
 def jit(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,6 +92,18 @@ def jit_inline(func: Callable[..., Any]) -> Callable[..., Any]:
     except RuntimeError as exc:
         _no_cache(str(exc).rpartition(" for file ")[2])
         return numba.njit(nogil=True, inline="always")(func)
+
+
+def readonly(a: A) -> A:
+    """A read-only, C-contiguous view of ``a`` (a kernel's inputs are never written)."""
+    v = np.ascontiguousarray(a).view()
+    v.flags.writeable = False
+    return v  # type: ignore[return-value]  # a view keeps the array type
+
+
+def readonly_all(*arrays: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], ...]:
+    """:func:`readonly` of each array."""
+    return tuple(readonly(a) for a in arrays)
 
 
 heap_push = jit(_heap_push)
