@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -25,13 +25,12 @@ import numpy.typing as npt
 from locator.arguments import check_lonlat, check_positive
 from locator.errors import InvalidParameterError, LocatorError, OutsideServiceAreaError, SnapError
 from locator.network.geometry import EdgeGeometry, element_view
-from locator.network.kernels import jit, jit_inline
+from locator.network.kernels import jit, jit_inline, readonly
 from locator.network.projection import METRES_PER_DEGREE
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-_A = TypeVar("_A", bound=npt.NDArray[Any])
 IntArray = npt.NDArray[np.int64]
 
 #: Distances within this many metres count as a tie (then the lowest segment id wins).
@@ -81,11 +80,6 @@ class Snap:
     snapped_lat: float
 
 
-def _readonly(a: _A) -> _A:
-    a.flags.writeable = False
-    return a
-
-
 class SegmentGrid:
     """Uniform-grid index of straight segments for exact nearest-segment queries.
 
@@ -124,8 +118,8 @@ class SegmentGrid:
             self.x0 = self.y0 = 0.0
             self.cell_m = 1.0
             self.nx = self.ny = 1
-            self.ptr: IntArray = _readonly(np.zeros(2, dtype=np.int64))
-            self.table: FloatArray = _readonly(np.zeros((0, 6)))
+            self.ptr: IntArray = readonly(np.zeros(2, dtype=np.int64))
+            self.table: FloatArray = readonly(np.zeros((0, 6)))
             return
         lo_x = float(min(ax.min(), bx.min())) - _CELL_PAD_M
         lo_y = float(min(ay.min(), by.min())) - _CELL_PAD_M
@@ -152,7 +146,7 @@ class SegmentGrid:
         )  # sorted by cell, then segment
         cell_of, seg_of = key // m, key % m
         n_cells = self.nx * self.ny
-        self.ptr = _readonly(
+        self.ptr = readonly(
             np.concatenate([[0], np.cumsum(np.bincount(cell_of, minlength=n_cells))]).astype(
                 np.int64
             )
@@ -163,7 +157,7 @@ class SegmentGrid:
         table = np.empty((seg_of.shape[0], 6), dtype=np.float64)
         for col, values in enumerate((ax, ay, dx, dy, inv_len2, seg_id.astype(np.float64))):
             table[:, col] = values[seg_of]
-        self.table = _readonly(table)
+        self.table = readonly(table)
 
     def _cell_keys(  # noqa: PLR0917 (private; the segment columns of __init__)
         self,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +20,7 @@ from locator.analysis.nearest.targets import NearestResult, StationTargets
 from locator.analysis.routing import Middle, RoutingEngine
 from locator.errors import ArtifactError, NoRouteError
 from locator.network.geometry import element_view
-from locator.network.kernels import jit
+from locator.network.kernels import jit, readonly
 from locator.network.search import search
 from locator.network.snapping import Snap
 
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_A = TypeVar("_A", bound=npt.NDArray[Any])
 
 FOREST_FORMAT_VERSION = 2
 
@@ -77,13 +75,13 @@ class NearestForest:
         graph = self.routing.graph
         # the walk's read-only inputs (shared with the routing engine, no copies)
         self._walk_args = (
-            _frozen(node_next),
-            _frozen(node_next_edge),
-            _frozen(self.routing.run_start),
-            _frozen(self.routing.run_len),
-            _frozen(self.routing.run_vertices),
-            _frozen(graph.edge_length_m.astype(np.float64, copy=False)),
-            _frozen(graph.edge_time_s[self.mode].astype(np.float64, copy=False)),
+            readonly(node_next),
+            readonly(node_next_edge),
+            readonly(self.routing.run_start),
+            readonly(self.routing.run_len),
+            readonly(self.routing.run_vertices),
+            readonly(graph.edge_length_m.astype(np.float64, copy=False)),
+            readonly(graph.edge_time_s[self.mode].astype(np.float64, copy=False)),
         )
 
     # ------------------------------------------------------------------ build
@@ -226,13 +224,6 @@ class NearestForest:
             end=(s.snapped_lon, s.snapped_lat),
         )
         return NearestResult(station, r.duration_s, r)
-
-
-def _frozen(a: _A) -> _A:
-    """A read-only view of ``a`` (the kernel's inputs are never written)."""
-    v = np.ascontiguousarray(a).view()
-    v.flags.writeable = False
-    return v  # type: ignore[return-value]  # a view keeps the array type
 
 
 @jit
