@@ -27,6 +27,7 @@ import contextlib
 import copy
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import re
@@ -277,6 +278,12 @@ class _Prefork:
 
     def _spawn(self, slot: int) -> None:
         self.locator.refresh()  # a new worker starts from the store's current edits
+        # the loaded objects go to the collector's permanent generation: no process's
+        # collections write to them, so their pages stay shared by the parent and every
+        # worker (BENCHMARKS.md "Memory"); the parent, which only waits and respawns,
+        # keeps them frozen too (unfreezing there would copy the pages it then scans)
+        gc.collect()
+        gc.freeze()
         pid = os.fork()
         if pid:
             self.children[pid] = slot

@@ -154,6 +154,30 @@ def serve_memory(artifact: Path, per_worker: int) -> dict[str, Any]:
     return results
 
 
+def memory_targets(results: dict[str, Any]) -> dict[str, Any]:
+    """Issue 13's memory figures: the second worker of ``2 workers`` (RSS, PSS, how much
+    of its RSS is shared with the other processes) and the second replica's."""
+    out: dict[str, Any] = {}
+    worker = results.get("2 workers", {}).get("processes", {}).get("worker1")
+    if worker:
+        shared = worker["rss_kb"] - worker["private_clean_kb"] - worker["private_dirty_kb"]
+        out.update(
+            second_worker_rss_mb=worker["rss_kb"] / 1024,
+            second_worker_pss_mb=worker["pss_kb"] / 1024,
+            second_worker_shared_mb=shared / 1024,
+            second_worker_private_mb=worker["private_dirty_kb"] / 1024,
+            mostly_shared=shared > worker["rss_kb"] / 2,
+        )
+    replica = results.get("2 replicas", {}).get("processes", {}).get("replica1 server")
+    if replica:
+        out.update(
+            second_replica_rss_mb=replica["rss_kb"] / 1024,
+            second_replica_pss_mb=replica["pss_kb"] / 1024,
+            second_replica_private_mb=replica["private_dirty_kb"] / 1024,
+        )
+    return out
+
+
 def memory_markdown(results: dict[str, Any]) -> str:
     mib = lambda kb: f"{kb / 1024:.1f}"  # noqa: E731
     lines = [
@@ -162,6 +186,8 @@ def memory_markdown(results: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, res in results.items():
+        if name == "targets":
+            continue
         for role, p in res["processes"].items():
             lines.append(
                 f"| {name} | {role} | {mib(p['rss_kb'])} | {mib(p['pss_kb'])} | "
@@ -195,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (regional / "manifest.json").is_file():
             build(BuildOptions(out=regional, progress=False), Settings(artifact_dir=regional))
         results = serve_memory(regional, args.requests)
+        results["targets"] = memory_targets(results)
         if args.out:
             args.out.write_text(json.dumps(results, indent=2) + "\n")
         print(memory_markdown(results))
