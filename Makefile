@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips bench-http clean
+.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips bench-http bench-build clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ bench-trips: install-test
 ## valhalla_service on the same machine (~3 min); installs the peers itself
 bench-http: install-test
 	$(PY) benchmarks/bench_http.py
+
+## bench-build: streaming OSM build of Helsinki, regional and world (560k nodes) vs osmnx:
+## time and peak memory against size, extrapolated to a province (~3 min)
+bench-build: install-test
+	$(PY) benchmarks/bench_build.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -100,6 +100,9 @@ class BuildOptions:
     max_segment_m
         Longest straight segment of the built polylines along the geodesic (see
         :mod:`geodata.densify`); recorded in the manifest.
+    osm_builder
+        How an OSM extract becomes a graph: ``"stream"`` (pyosmium into arrays, any size)
+        or ``"osmnx"`` (the osmnx/NetworkX reference, city-sized); the same graph.
     """
 
     out: Path
@@ -113,6 +116,7 @@ class BuildOptions:
     max_segment_m: float = DEFAULT_MAX_SEGMENT_M
     force: bool = False
     progress: bool | None = None  # None: only on a terminal
+    osm_builder: str = "stream"  # "stream" (geodata.osm_stream) or "osmnx" (geodata.osm)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,7 +176,14 @@ def _load_network(opts: BuildOptions) -> tuple[RoadGraph, dict[str, Any]]:
     path = Path(opts.network)
     if not path.is_file():
         raise BuildError(f"network {opts.network!r} is neither 'regional' nor an existing file")
-    from geodata.osm import build_street_graph  # heavy (osmnx): only for OSM builds
+    # heavy (osmnx): only for OSM builds. The streaming builder gives the osmnx builder's
+    # graph (tests/geodata/test_osm_stream.py) in bounded memory; osmnx stays selectable.
+    if opts.osm_builder == "osmnx":
+        from geodata.osm import build_street_graph
+    elif opts.osm_builder == "stream":
+        from geodata.osm_stream import build_street_graph_streaming as build_street_graph
+    else:
+        raise BuildError(f"unknown OSM builder {opts.osm_builder!r}; use 'stream' or 'osmnx'")
 
     polygon = None
     if opts.polygon is not None:
@@ -183,7 +194,7 @@ def _load_network(opts: BuildOptions) -> tuple[RoadGraph, dict[str, Any]]:
         polygon=polygon,
         truck_max_kph=opts.truck_kph,
         walk_kph=opts.walk_kph,
-        progress=bool(opts.progress),
+        progress=sys.stderr.isatty() if opts.progress is None else opts.progress,
     )
     source = {
         "source": str(path.name),

@@ -1,5 +1,12 @@
 """Street-level :class:`~locator.network.graph.RoadGraph` from any OpenStreetMap extract.
 
+This is the osmnx/NetworkX **reference** builder, sized for cities: it holds every segment
+as a NetworkX edge. ``locator build`` uses :mod:`geodata.osm_stream` by default, which gives
+the same graph from numpy arrays for province-sized extracts
+(``tests/geodata/test_osm_stream.py`` compares the two); ``--osm-builder osmnx`` selects
+this one. The helpers shared by both builders (filters, clip, speed summary, assembly)
+live here.
+
 Approach
 --------
 One code path serves ``.osm.pbf``, ``.osm`` and ``.osm.bz2`` (pyosmium reads all three):
@@ -52,6 +59,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
@@ -160,6 +168,13 @@ class _Ways:
     piece_tags: list[dict[str, str]]
     piece_modes: dict[int, tuple[bool, bool]]
     ways_read: int
+
+
+def check_speed_args(truck_max_kph: float, walk_kph: float) -> None:
+    """Raise :class:`OSMInputError` unless both speeds are in (0, 200] km/h."""
+    for label, value in (("truck_max_kph", truck_max_kph), ("walk_kph", walk_kph)):
+        if not (math.isfinite(value) and 0 < value <= 200):
+            raise OSMInputError(f"{label} must be in (0, 200] km/h, got {value}")
 
 
 def _check_input(path: Path) -> str:
@@ -377,20 +392,61 @@ def _add_speeds(
             by_class.setdefault(hwy, {})["source"] = "default"
     for hwy, values in sorted(groups.items()):
         untagged = [s for tagged, s in values if not tagged]
-        tagged = [s for is_tagged, s in values if is_tagged]
-        imputed = untagged[0] if untagged else float(np.mean([s for _t, s in values]))
-        entry = by_class.setdefault(hwy, {})
-        entry.setdefault("source", "maxspeed_mean")
-        entry.update(
-            {
-                "imputed_kph": round(imputed, 3),
-                "truck_imputed_kph": round(min(imputed, truck_max_kph), 3),
-                "segments": len(values),
-                "segments_with_maxspeed": len(tagged),
-                "mean_kph": round(float(np.mean([s for _t, s in values])), 3),
-            }
+        mean = float(np.mean([s for _t, s in values]))
+        by_class[hwy] = class_speed_entry(
+            by_class.get(hwy, {}).get("source", "maxspeed_mean"),
+            imputed_kph=untagged[0] if untagged else mean,
+            truck_max_kph=truck_max_kph,
+            segments=len(values),
+            segments_with_maxspeed=len(values) - len(untagged),
+            mean_kph=mean,
         )
     return {hwy: by_class[hwy] for hwy in sorted(by_class)}
+
+
+def class_speed_entry(
+    source: str,
+    *,
+    imputed_kph: float,
+    truck_max_kph: float,
+    segments: int,
+    segments_with_maxspeed: int,
+    mean_kph: float,
+) -> dict[str, Any]:
+    """One highway class's entry of ``speeds_kph["car_by_class"]`` (both OSM builders).
+
+    ``source`` is ``"maxspeed_mean"`` (osmnx imputed the class from its tagged segments)
+    or ``"default"`` (no usable tag in the class: :data:`DEFAULT_CLASS_KPH`).
+    ``imputed_kph`` is the speed of an untagged segment of the class (the mean speed of all
+    its segments when every segment is tagged).
+    """
+    return {
+        "source": source,
+        "imputed_kph": round(imputed_kph, 3),
+        "truck_imputed_kph": round(min(imputed_kph, truck_max_kph), 3),
+        "segments": segments,
+        "segments_with_maxspeed": segments_with_maxspeed,
+        "mean_kph": round(mean_kph, 3),
+    }
+
+
+def speeds_meta(
+    by_class: dict[str, dict[str, Any]], truck_max_kph: float, walk_kph: float
+) -> dict[str, Any]:
+    """``RoadGraph.speeds_kph`` of a street graph (both OSM builders)."""
+    return {
+        "method": (
+            "car: OSM maxspeed where tagged, else mean tagged speed of the highway class "
+            "(osmnx.routing.add_edge_speeds per segment), else the class default; "
+            "truck: min(car, truck_max_kph); walk: walk_kph"
+        ),
+        "truck_max_kph": float(truck_max_kph),
+        "walk_kph": float(walk_kph),
+        "fallback_kph": FALLBACK_KPH,
+        "class_default_kph": {c: DEFAULT_CLASS_KPH.get(c, FALLBACK_KPH) for c in by_class},
+        "car_by_class": by_class,
+        "by_class": True,
+    }
 
 
 def _name_i18n(tags: dict[str, str]) -> dict[str, str]:
@@ -476,43 +532,85 @@ def _to_road_graph(
         if walk and is_oneway:  # pedestrians may walk against one-way traffic
             add(v, u, d, coords[::-1], drive=False, walk=True, is_oneway=True)
 
-    e = len(us)
-    length_a = np.asarray(length, dtype=np.float64)
-    car_allowed = np.asarray(car_ok, dtype=bool)
-    center_lon = float((node_lon.min() + node_lon.max()) / 2)
-    center_lat = float((node_lat.min() + node_lat.max()) / 2)
-    crs = utm_crs_for(center_lon, center_lat)
-    node_x, node_y = Projector(crs).forward(node_lon, node_lat)
-    name_list = list(names)
-    return RoadGraph(
+    return street_graph_from_arrays(
         node_lon=node_lon,
         node_lat=node_lat,
-        node_x=node_x,
-        node_y=node_y,
         edge_u=np.asarray(us, dtype=np.int32),
         edge_v=np.asarray(vs, dtype=np.int32),
-        edge_length_m=length_a,
+        edge_length_m=np.asarray(length, dtype=np.float64),
         edge_highway=np.asarray(hwy, dtype=np.int32),
         edge_name=np.asarray(nm, dtype=np.int32),
         edge_oneway=np.asarray(oneway, dtype=bool),
         geom_offsets=np.asarray(offsets, dtype=np.int64),
         geom_lon=np.asarray(glon, dtype=np.float64),
         geom_lat=np.asarray(glat, dtype=np.float64),
-        edge_allowed={
-            "truck": car_allowed.copy(),
-            "car": car_allowed,
-            "walk": np.asarray(walk_ok, dtype=bool),
-        },
+        car_allowed=np.asarray(car_ok, dtype=bool),
+        walk_allowed=np.asarray(walk_ok, dtype=bool),
+        car_s=np.asarray(car_s, dtype=np.float64),
+        truck_s=np.asarray(truck_s, dtype=np.float64),
+        walk_kph=walk_kph,
+        highway_classes=list(classes),
+        names=list(names),
+        i18n=i18n,
+    )
+
+
+def street_graph_from_arrays(
+    *,
+    node_lon: npt.NDArray[np.float64],
+    node_lat: npt.NDArray[np.float64],
+    edge_u: npt.NDArray[np.int32],
+    edge_v: npt.NDArray[np.int32],
+    edge_length_m: npt.NDArray[np.float64],
+    edge_highway: npt.NDArray[np.int32],
+    edge_name: npt.NDArray[np.int32],
+    edge_oneway: npt.NDArray[np.bool_],
+    geom_offsets: npt.NDArray[np.int64],
+    geom_lon: npt.NDArray[np.float64],
+    geom_lat: npt.NDArray[np.float64],
+    car_allowed: npt.NDArray[np.bool_],
+    walk_allowed: npt.NDArray[np.bool_],
+    car_s: npt.NDArray[np.float64],
+    truck_s: npt.NDArray[np.float64],
+    walk_kph: float,
+    highway_classes: list[str],
+    names: list[str],
+    i18n: Mapping[str, dict[str, str]],
+) -> RoadGraph:
+    """The merged street :class:`RoadGraph` from its edge arrays (both OSM builders).
+
+    Trucks may use exactly the car edges; walking takes ``walk_kph`` everywhere; the CRS is
+    the UTM zone of the centre of the node bounding box.
+    """
+    center_lon = float((node_lon.min() + node_lon.max()) / 2)
+    center_lat = float((node_lat.min() + node_lat.max()) / 2)
+    crs = utm_crs_for(center_lon, center_lat)
+    node_x, node_y = Projector(crs).forward(node_lon, node_lat)
+    return RoadGraph(
+        node_lon=node_lon,
+        node_lat=node_lat,
+        node_x=node_x,
+        node_y=node_y,
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_length_m=edge_length_m,
+        edge_highway=edge_highway,
+        edge_name=edge_name,
+        edge_oneway=edge_oneway,
+        geom_offsets=geom_offsets,
+        geom_lon=geom_lon,
+        geom_lat=geom_lat,
+        edge_allowed={"truck": car_allowed.copy(), "car": car_allowed, "walk": walk_allowed},
         edge_time_s={
-            "truck": np.asarray(truck_s, dtype=np.float64),
-            "car": np.asarray(car_s, dtype=np.float64),
-            "walk": length_a / (walk_kph / 3.6) if e else np.zeros(0),
+            "truck": truck_s,
+            "car": car_s,
+            "walk": edge_length_m / (walk_kph / 3.6) if len(edge_u) else np.zeros(0),
         },
         crs=crs,
         network_kind="street",
-        highway_classes=list(classes),
-        names=name_list,
-        extra={"name_i18n": {str(i): i18n[n] for i, n in enumerate(name_list) if n in i18n}},
+        highway_classes=highway_classes,
+        names=names,
+        extra={"name_i18n": {str(i): i18n[n] for i, n in enumerate(names) if n in i18n}},
     )
 
 
@@ -562,9 +660,7 @@ def build_street_graph(
     import osmnx as ox
 
     path = Path(path)
-    for label, value in (("truck_max_kph", truck_max_kph), ("walk_kph", walk_kph)):
-        if not (math.isfinite(value) and 0 < value <= 200):
-            raise OSMInputError(f"{label} must be in (0, 200] km/h, got {value}")
+    check_speed_args(truck_max_kph, walk_kph)
     suffix = _check_input(path)
     clip = _clip_geometry(bbox, polygon)
     step = log.info if progress else log.debug
@@ -628,24 +724,14 @@ def build_street_graph(
         edge_attr_aggs={"length": sum, "car_s": sum, "truck_s": sum},
     )
     graph = _to_road_graph(nxg, walk_kph=walk_kph, i18n=i18n)
-    graph.speeds_kph = {
-        "method": (
-            "car: OSM maxspeed where tagged, else mean tagged speed of the highway class "
-            "(osmnx.routing.add_edge_speeds per segment), else the class default; "
-            "truck: min(car, truck_max_kph); walk: walk_kph"
-        ),
-        "truck_max_kph": float(truck_max_kph),
-        "walk_kph": float(walk_kph),
-        "fallback_kph": FALLBACK_KPH,
-        "class_default_kph": {c: DEFAULT_CLASS_KPH.get(c, FALLBACK_KPH) for c in by_class},
-        "car_by_class": by_class,
-        "by_class": True,
-    }
+    graph.speeds_kph = speeds_meta(by_class, truck_max_kph, walk_kph)
     graph.extra.update(
         {
+            "builder": "osmnx",
             "source_format": suffix,
             "highway_ways_read": ways.ways_read,
             "way_pieces": len(ways.piece_ids),
+            "way_nodes": len(ways.node_ids),
             "clip_bounds": list(clip.bounds) if clip is not None else None,
             "drive_segments": {"total": len(drive_all), "largest_component": len(drive_keep)},
             "walk_segments": {"total": len(walk_all), "largest_component": len(walk_keep)},

@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     b.add_argument("--force", action="store_true", help="replace an existing artifact")
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
+    b.add_argument(
+        "--osm-builder",
+        choices=("stream", "osmnx"),
+        default="stream",
+        help="OSM extracts: stream with pyosmium into arrays (default, province-sized) or "
+        "build through osmnx/NetworkX (the reference; same graph, city-sized)",
+    )
 
     c = sub.add_parser(
         "check",
@@ -257,6 +264,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             max_segment_m=args.max_segment_m,
             force=args.force,
             progress=False if args.no_progress else None,
+            osm_builder=args.osm_builder,
         ),
         Settings(artifact_dir=args.out),
     )
