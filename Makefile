@@ -73,10 +73,12 @@ bench: install-test
 	$(PY) benchmarks/bench_engine.py --network helsinki --max-snap-m 1000
 	$(PY) benchmarks/bench_circles.py
 
-## bench-peers: side by side with OSRM, Valhalla, pgRouting, Pandana, OSMnx, spopt
-## (~4 min; NETWORKS=regional,helsinki,world ~15 min); installs the peers itself
+## bench-peers: side by side with OSRM, Valhalla, pgRouting, Pandana, OSMnx, spopt on
+## the regional, Helsinki and world networks, then the HTTP comparison, the streaming
+## OSM build and the memory of a second worker (EXTRAS=), one run (~35 min); installs
+## the peers itself; fails when a peer or a step cannot run. NETWORKS=regional: ~5 min
 bench-peers: install-test
-	$(PY) benchmarks/run_all.py --networks $(or $(NETWORKS),regional,helsinki)
+	$(PY) benchmarks/run_all.py --networks $(or $(NETWORKS),regional,helsinki,world) --extras $(or $(EXTRAS),http,build,memory)
 
 ## bench-trips: stations along a trip and rest plans vs OSRM / Valhalla recipes (~4 min)
 bench-trips: install-test

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import issue13
 from benchmarks.peers import common, networks, osm_peers, ours, pgrouting, py_peers
 from benchmarks.peers.quality import polygon_quality, truth_zone
 
@@ -1098,17 +1099,36 @@ def _carry_over(summary: dict[str, Any], previous_path: Path) -> None:
             summary["networks"][name] = rec
 
 
-def write_reports(summary: dict[str, Any], out_dir: Path) -> None:
-    """peers_tables.md (targets + per-network tables) and the PNG plot."""
-    (out_dir / "peers_tables.md").write_text(
-        "### Targets\n\n" + targets(summary) + "\n" + markdown(summary)
+def write_reports(
+    summary: dict[str, Any], out_dir: Path, *, benchmarks_md: Path | None = None
+) -> None:
+    """peers_tables.md (issue 13's targets, the peer targets, the per-network tables) and
+    the PNG plot; with ``benchmarks_md``, the same text replaces the generated part of
+    BENCHMARKS.md (between :data:`issue13.BEGIN` and :data:`issue13.END`)."""
+    when = summary.get("run_at", "?")
+    body = (
+        f"### Issue 13 targets (generated: one run, {when})\n\n"
+        + issue13.targets_table(summary, out_dir)
+        + f"\n### Peer targets (generated: {when})\n\n"
+        + targets(summary)
+        + "\n"
+        + markdown(summary)
     )
+    (out_dir / "peers_tables.md").write_text(body)
     plot(summary, out_dir / "peers_query_time.png")
+    if benchmarks_md is not None and not issue13.splice(benchmarks_md, body):
+        log.warning("%s has no generated-section markers; not updated", benchmarks_md)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--networks", default="regional,helsinki")
+    ap.add_argument("--networks", default="regional,helsinki,world")
+    ap.add_argument(
+        "--extras",
+        default=",".join(issue13.EXTRAS),
+        help="benchmarks run after the peer tables as part of the same run "
+        f"(comma-separated, '' for none; known: {', '.join(issue13.EXTRAS)})",
+    )
     ap.add_argument("--engines", default=",".join(ALL_ENGINES))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-setup", action="store_true")
@@ -1120,15 +1140,18 @@ def main(argv: list[str] | None = None) -> int:
         help="rewrite peers_tables.md and the plot from an existing peers_summary.json",
     )
     args = ap.parse_args(argv)
+    md = ROOT / "BENCHMARKS.md" if args.out == common.RESULTS_DIR else None
     if args.report_only:
         import json
 
-        write_reports(json.loads((args.out / "peers_summary.json").read_text()), args.out)
+        summary = json.loads((args.out / "peers_summary.json").read_text())
+        write_reports(summary, args.out, benchmarks_md=md)
         return 0
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
     engines = {e.strip() for e in args.engines.split(",") if e.strip()} | {"ours"}
+    started = time.perf_counter()
     summary = run(
         [n.strip() for n in args.networks.split(",")],
         engines,
@@ -1137,14 +1160,21 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         do_setup=not args.no_setup,
     )
+    extras = [e.strip() for e in args.extras.split(",") if e.strip()]
+    failed = issue13.run_extras(extras, args.out)
+    summary["extras_failed"] = failed
+    summary["total_s"] = time.perf_counter() - started
+    common.write_json(args.out / "peers_summary.json", summary)
+    write_reports(summary, args.out, benchmarks_md=md if not args.quick else None)
     log.info("done in %.0f s; results in %s", summary["total_s"], args.out)
     sys.stdout.write(markdown(summary))
     # a comparison that quietly drops a requested peer is not a comparison
     missing = sorted(set(summary.get("unavailable", {})) & engines)
     if missing:
         log.error("requested peers could not run: %s", ", ".join(missing))
-        return 2
-    return 0
+    for name, why in failed.items():
+        log.error("benchmark %s failed: %s", name, why)
+    return 2 if missing or failed else 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ object per node or segment), compiled once and cached on disk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,21 +25,9 @@ import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from locator.network.kernels import jit
+
 log = logging.getLogger(__name__)
-
-
-def _jit(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit(cache=True)``, uncached where no cache directory is writable.
-
-    (``locator`` is getting one home for this, ``locator.network.kernels.jit``; use it
-    here once it is committed.)
-    """
-    import numba
-
-    try:
-        return numba.njit(cache=True)(func)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(func)  # type: ignore[no-any-return]
 
 
 I64 = npt.NDArray[np.int64]
@@ -132,7 +119,7 @@ def _endpoint_kernel(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     return end
 
 
-_endpoint_jit = _jit(_endpoint_kernel)
+_endpoint_jit = jit(_endpoint_kernel)
 
 
 def endpoints(n_nodes: int, u: I64, v: I64, *, seg: I64, code: I64, present: Bool) -> Bool:
@@ -251,7 +238,7 @@ def _walk_kernel(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
     return paths, total, unexpected, -1
 
 
-_walk_jit = _jit(_walk_kernel)
+_walk_jit = jit(_walk_kernel)
 
 
 @dataclass
