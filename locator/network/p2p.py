@@ -66,7 +66,8 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
 
     ``fwd``/``bwd``: ``(indptr, indices, weights, entry_edge)`` of the forward and reverse
     CSR. ``work``: ``(dist_f, dist_b, pnode_f, pnode_b, ppos_f, ppos_b, touched_f,
-    touched_b, hkey_f, hnode_f, hkey_b, hnode_b)``; the distances are ``inf`` on entry and
+    touched_b, hkey_f, hnode_f, hkey_b, hnode_b, seen)`` (``seen``: ALT's only); the
+    distances are ``inf`` on entry and
     are left ``inf`` on return. Returns ``(cost, source, target, edges)``: the cheapest
     cost, the indices of the source and target seeds its path starts and ends at and the
     directed edges between them in travel order; ``source == -1`` when no path is
@@ -75,7 +76,7 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
     f_ptr, f_idx, f_w, f_edge = fwd
     b_ptr, b_idx, b_w, b_edge = bwd
     dist_f, dist_b, pnode_f, pnode_b, ppos_f, ppos_b = work[:6]
-    touched_f, touched_b, hkey_f, hnode_f, hkey_b, hnode_b = work[6:]
+    touched_f, touched_b, hkey_f, hnode_f, hkey_b, hnode_b = work[6:12]
     inf = np.inf
     mu = bound
     meet = -1
@@ -249,6 +250,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
     f_ptr, f_idx, f_w, f_edge = fwd
     g, hc, pnode, _, ppos, _, touched = work[:7]
     hkey, hnode = work[8], work[9]
+    seen = work[12]  # a node's bound is computed (and the node listed) once
     cap = hkey.shape[0]
     n_t = t_nodes.shape[0]
     n_k = frm.shape[1]
@@ -268,7 +270,8 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
     for i in range(s_nodes.shape[0]):
         s = s_nodes[i]
         c = s_costs[i]
-        if g[s] == inf:
+        if not seen[s]:
+            seen[s] = True
             hc[s] = _bound(frm, to, s, t_from, t_to, t_costs, slack)
             touched[n_touched] = s
             n_touched += 1
@@ -294,7 +297,10 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
             v = f_idx[p]
             nd = gu + f_w[p]
             if nd < g[v]:
-                if g[v] == inf:
+                if not seen[v]:
+                    # listed once: a node whose bound keeps it out of the heap (its label
+                    # stays inf) is relaxed again later, but not listed again
+                    seen[v] = True
                     hc[v] = _bound(frm, to, v, t_from, t_to, t_costs, slack)
                     touched[n_touched] = v
                     n_touched += 1
@@ -331,6 +337,7 @@ def _alt(  # noqa: PLR0917 (one compiled loop)
     for k in range(n_touched):
         g[touched[k]] = inf
         hc[touched[k]] = inf
+        seen[touched[k]] = False
     return status, mu, source, target, edges
 
 
@@ -464,6 +471,7 @@ class PointToPoint:
             np.empty(room, dtype=np.int64),
             np.empty(room, dtype=np.float64),
             np.empty(room, dtype=np.int64),
+            np.zeros(n, dtype=np.bool_),  # ALT: bound computed (False on entry and return)
         )
 
     def _take(self, n_seeds: int) -> tuple[Any, ...]:

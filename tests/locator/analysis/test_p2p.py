@@ -266,3 +266,45 @@ def test_many_threads_get_the_serial_answers() -> None:
         for x, y in zip(got, before, strict=True):
             assert (x is None) == (y is None)
             assert x is None or y is None or _close(x, y)
+
+
+def test_alt_lists_each_node_once_within_its_work_set() -> None:
+    """The A* kernel, run as plain Python (numpy checks every index), never lists more
+    nodes than the graph has, with a bound (a direct piece) or none; the compiled kernel
+    gives the same answer (a node kept out of the heap by its bound, relaxed again later,
+    once overran the list)."""
+    checked = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        g = _weighted(int(rng.integers(3, 10)), int(rng.integers(3, 10)), seed)
+        net = Network(g)
+        for mode in net.modes:
+            pp = PointToPoint(net.mode(mode))
+            pp.prepare()
+            lm = pp.landmarks
+            assert lm is not None
+            n = pp.n_nodes
+            for _ in range(25):
+                s, t = (int(x) for x in rng.integers(0, n, 2))
+                for bound in (np.inf, float(rng.uniform(50, 2000))):
+                    args = (
+                        pp._fwd,
+                        lm.from_s,
+                        lm.to_s,
+                        lm.slack_s,
+                        np.array([s]),
+                        np.array([0.0]),
+                        np.array([t]),
+                        np.array([0.0]),
+                        bound,
+                    )
+                    work = pp._take(2)
+                    assert work[6].shape[0] == n  # the list has room for n nodes only
+                    py = p2p._alt(*args, work)  # IndexError if it overruns
+                    jit_ = p2p._alt_kernel(*args, work)
+                    pp._give(work)
+                    assert py[0] == jit_[0] and py[1] == jit_[1]
+                    assert np.array_equal(py[4], jit_[4])
+                    assert np.all(np.isinf(work[0])) and not work[12].any()
+                    checked += 1
+    assert checked > 500
