@@ -274,9 +274,9 @@ def test_alt_lists_each_node_once_within_its_work_set() -> None:
     gives the same answer (a node kept out of the heap by its bound, relaxed again later,
     once overran the list)."""
     checked = 0
-    for seed in range(12):
+    for seed in range(6):
         rng = np.random.default_rng(seed)
-        g = _weighted(int(rng.integers(3, 10)), int(rng.integers(3, 10)), seed)
+        g = _weighted(int(rng.integers(3, 12)), int(rng.integers(3, 12)), seed)
         net = Network(g)
         for mode in net.modes:
             pp = PointToPoint(net.mode(mode))
@@ -284,8 +284,9 @@ def test_alt_lists_each_node_once_within_its_work_set() -> None:
             lm = pp.landmarks
             assert lm is not None
             n = pp.n_nodes
-            for _ in range(25):
-                s, t = (int(x) for x in rng.integers(0, n, 2))
+            for _ in range(40):
+                s = int(rng.integers(0, n))
+                t = int(rng.integers(0, n))
                 for bound in (np.inf, float(rng.uniform(50, 2000))):
                     args = (
                         pp._fwd,
@@ -307,4 +308,4 @@ def test_alt_lists_each_node_once_within_its_work_set() -> None:
                     assert np.array_equal(py[4], jit_[4])
                     assert np.all(np.isinf(work[0])) and not work[12].any()
                     checked += 1
-    assert checked > 500
+    assert checked > 1000
