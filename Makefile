@@ -75,10 +75,12 @@ bench: install-test
 
 ## bench-peers: side by side with OSRM, Valhalla, pgRouting, Pandana, OSMnx, spopt on
 ## the regional, Helsinki and world networks, then the HTTP comparison, the streaming
-## OSM build and the memory of a second worker (EXTRAS=), one run (~35 min); installs
-## the peers itself; fails when a peer or a step cannot run. NETWORKS=regional: ~5 min
+## OSM build and the memory of a second worker, one run (~35 min); installs the peers
+## itself; fails when a peer or a step cannot run. NETWORKS=regional EXTRAS= : ~5 min
+NETWORKS ?= regional,helsinki,world
+EXTRAS ?= http,build,memory
 bench-peers: install-test
-	$(PY) benchmarks/run_all.py --networks $(or $(NETWORKS),regional,helsinki,world) --extras $(or $(EXTRAS),http,build,memory)
+	$(PY) benchmarks/run_all.py --networks $(NETWORKS) --extras "$(EXTRAS)"
 
 ## bench-trips: stations along a trip and rest plans vs OSRM / Valhalla recipes (~4 min)
 bench-trips: install-test

@@ -43,9 +43,15 @@ EXTRAS: dict[str, Extra] = {
 }
 
 
+RESULTS = ROOT / "benchmarks" / "results"
+
+
 def run_extras(names: list[str], out_dir: Path) -> dict[str, str]:
-    """Run the named extras one after the other; ``{name: why}`` of those that failed."""
+    """Run the named extras one after the other; ``{name: why}`` of those that failed.
+    The extras write into ``benchmarks/results``: another ``out_dir`` cannot hold them."""
     failed: dict[str, str] = {}
+    if names and out_dir.resolve() != RESULTS.resolve():
+        return dict.fromkeys(names, f"the extras write to {RESULTS}, not {out_dir}")
     for name in names:
         extra = EXTRAS.get(name)
         if extra is None:
@@ -58,20 +64,24 @@ def run_extras(names: list[str], out_dir: Path) -> dict[str, str]:
         cmd = [sys.executable, str(script), *extra.args]
         log.info("extra %s: %s", name, " ".join(cmd))
         started = time.perf_counter()
+        wall = time.time()
         r = subprocess.run(cmd, cwd=ROOT, check=False)
         log.info(
             "extra %s: exit %d after %.0f s", name, r.returncode, time.perf_counter() - started
         )
+        result = out_dir / extra.result
         if r.returncode != 0:
             failed[name] = f"{extra.script} exited with {r.returncode}"
-        elif not (out_dir / extra.result).is_file():
-            failed[name] = f"{extra.script} wrote no {extra.result}"
+        elif not result.is_file() or result.stat().st_mtime < wall:
+            failed[name] = f"{extra.script} wrote no new {extra.result}"
     return failed
 
 
-def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
+def _load(out_dir: Path, name: str, measured: set[str] | None = None) -> dict[str, Any] | None:
+    """A result file of this run's extras (``measured``: their result file names; None:
+    any file there, as ``--report-only`` rebuilds the table of the last run)."""
     path = out_dir / name
-    if not path.is_file():
+    if not path.is_file() or (measured is not None and name not in measured):
         return None
     try:
         data = json.loads(path.read_text())
@@ -112,14 +122,22 @@ def _fastest(rec: dict[str, Any] | None, task: str, prefix: str) -> tuple[str, f
 
 
 def targets_table(summary: dict[str, Any], out_dir: Path) -> str:
-    """Markdown table of issue 13's targets (see the module docstring)."""
-    nets = summary.get("networks", {})
+    """Markdown table of issue 13's targets (see the module docstring). Only the extras
+    this run measured (``summary["extras_measured"]``) count, and networks carried over
+    from an earlier run are not judged."""
+    measured_extras = summary.get("extras_measured")
+    measured = (
+        None
+        if measured_extras is None
+        else {EXTRAS[e].result for e in measured_extras if e in EXTRAS}
+    )
+    nets = {k: v for k, v in summary.get("networks", {}).items() if "carried_from_run" not in v}
     regional = nets.get("regional")
     world = nets.get("world")
     rows = ["| target | measured | met? |", "|---|---|---|"]
 
     # 1. HTTP nearest
-    http = _load(out_dir, "http.json")
+    http = _load(out_dir, "http.json", measured)
     seq = _get(http, "ours_w1", "sequential", "p50_ms")
     rows.append(
         _row(
@@ -211,7 +229,7 @@ def targets_table(summary: dict[str, Any], out_dir: Path) -> str:
     )
 
     # 5. build
-    build = _load(out_dir, "build.json")
+    build = _load(out_dir, "build.json", measured)
     big = _get(build, "summary")
     if isinstance(big, dict) and "world_wall_s" in big:
         s, gb = float(big["world_wall_s"]), float(big["world_peak_rss_gb"])
@@ -233,7 +251,7 @@ def targets_table(summary: dict[str, Any], out_dir: Path) -> str:
         rows.append(_row("streaming OSM build of the 560k-node world pbf", None, None))
 
     # 6. memory
-    mem = _load(out_dir, "memory.json")
+    mem = _load(out_dir, "memory.json", measured)
     shared = _get(mem, "targets")
     if isinstance(shared, dict) and "second_worker_pss_mb" in shared:
         rows.append(

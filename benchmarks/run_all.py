@@ -1125,9 +1125,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--networks", default="regional,helsinki,world")
     ap.add_argument(
         "--extras",
-        default=",".join(issue13.EXTRAS),
+        default=None,
         help="benchmarks run after the peer tables as part of the same run "
-        f"(comma-separated, '' for none; known: {', '.join(issue13.EXTRAS)})",
+        f"(comma-separated, '' for none; known: {', '.join(issue13.EXTRAS)}; "
+        "default: all of them, none with --quick)",
     )
     ap.add_argument("--engines", default=",".join(ALL_ENGINES))
     ap.add_argument("--quick", action="store_true")
@@ -1160,9 +1161,13 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         do_setup=not args.no_setup,
     )
-    extras = [e.strip() for e in args.extras.split(",") if e.strip()]
+    chosen = (
+        ("" if args.quick else ",".join(issue13.EXTRAS)) if args.extras is None else args.extras
+    )
+    extras = [e.strip() for e in chosen.split(",") if e.strip()]
     failed = issue13.run_extras(extras, args.out)
     summary["extras_failed"] = failed
+    summary["extras_measured"] = [e for e in extras if e not in failed]
     summary["total_s"] = time.perf_counter() - started
     common.write_json(args.out / "peers_summary.json", summary)
     write_reports(summary, args.out, benchmarks_md=md if not args.quick else None)

@@ -160,10 +160,12 @@ class Locator:
         started = time.perf_counter()
         net = self._engines.net
         _ = net.geometry.unnoded_roads
-        net.snapper.build_all()
+        net.snapper.build_all()  # and the snap kernel compiled (or loaded from its cache)
         self._engines.routing.warm()  # route kernels compiled (or cached), landmarks
+        self._engines.circles.warm()
         for index in list(self._state.indexes.values()):
             index.ensure_table()
+            index.forest.warm()
         log.info("warmed query indexes in %.2f s", time.perf_counter() - started)
 
     # ------------------------------------------------------------------ basics

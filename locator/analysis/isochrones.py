@@ -113,6 +113,11 @@ class IsochroneEngine:
         #: reads its own geometry from them (so it may prepare it: nothing native shared)
         self.projected_memo: dict[bytes, bytes] = {}
 
+    def warm(self) -> None:
+        """Compile (or load from numba's cache) the interval kernel of stepped circles."""
+        one = Intervals(np.zeros(1, dtype=np.int64), np.zeros(1), np.ones(1))
+        one.minus(one)
+
     def seeds(
         self, places: Sequence[Place], mode: str, direction: Direction
     ) -> tuple[IntArray, FloatArray, IntArray, list[Snap]]:

@@ -193,11 +193,20 @@ class RoutingEngine:
 
     def warm(self) -> None:
         """Compute every mode's landmarks and compile (or load from numba's cache) the
-        point-to-point kernels now, so the first routes do not pay for them."""
+        search and polyline kernels now, so the first routes do not pay for them."""
         for p2p in self._p2p.values():
             p2p.warm()
         for multi in self.targets_search.values():
             multi.warm()
+        if self.graph.n_edges:  # the polyline kernel, on the engine's own arrays
+            self.assemble(
+                self.net.modes.modes[0],
+                [0],
+                start_fraction=0.0,
+                end_fraction=1.0,
+                start=(0.0, 0.0),
+                end=(0.0, 0.0),
+            )
 
     def _runs(self) -> None:
         """Every edge's *run*: the vertices a route passing it in full adds after the

@@ -304,7 +304,9 @@ def _grid_nearest(  # noqa: PLR0917 (a compiled kernel: plain arguments only)
         target = (best_d if best_d < max_m else max_m) + TIE_TOLERANCE_M + _CELL_PAD_M
         if lb > target:
             break
-        r = max(r + 1, int(target // cell) + 1)
+        # grown past the grid's size the block covers it all (and LB is inf)
+        grow = target // cell + 1.0
+        r = max(nx, ny) if grow >= max(nx, ny) else max(r + 1, int(grow))
     if best_d > max_m:
         return -1, np.inf, 0.0
     return best_seg, best_d, best_t
@@ -384,9 +386,10 @@ class SnapIndex:
         return grid
 
     def build_all(self) -> None:
-        """Build the grid of every mode now (the server's warm-up)."""
+        """Build the grid of every mode now and compile its scan (the server's warm-up)."""
         for mode in self.graph.modes:
-            self.grid(mode)
+            grid = self.grid(mode)
+            grid.locate(grid.x0, grid.y0, 1.0)
 
     # ------------------------------------------------------------------ checks
     def _check_area(self, lon: float, lat: float, max_snap_m: float) -> None:

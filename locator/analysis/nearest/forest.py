@@ -174,6 +174,11 @@ class NearestForest:
         )
 
     # ------------------------------------------------------------------ query
+    def warm(self) -> None:
+        """Compile (or load from numba's cache) the path walk for this forest's arrays."""
+        if self.node_next.shape[0]:
+            walk_to_root(0, *self._walk_args)
+
     def _path(self, node: int) -> tuple[Middle, int]:
         """The full edges from ``node`` to its tree's root (the root's own edge, which
         holds the station, excluded) as route parts, and the root."""
