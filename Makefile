@@ -6,7 +6,7 @@ ARTIFACT ?= artifacts/regional
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips bench-http bench-build clean
+.PHONY: run test install install-test install-browser install-services build check lint typecheck bench bench-peers bench-trips bench-http bench-build clean clean-kernels
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -96,5 +96,11 @@ bench-http: install-test
 bench-build: install-test
 	$(PY) benchmarks/bench_build.py
 
-clean:
+# numba caches a kernel by its own file's time stamp only: after editing
+# locator/network/kernels.py (the heap, compiled into other files' kernels), run
+# `make clean-kernels` (fresh clones and installs have no cache to go stale)
+clean-kernels:
+	find locator geodata -name '*.nbi' -delete -o -name '*.nbc' -delete
+
+clean: clean-kernels
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

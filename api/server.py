@@ -281,7 +281,9 @@ class _Prefork:
         # the loaded objects go to the collector's permanent generation: no process's
         # collections write to them, so their pages stay shared by the parent and every
         # worker (BENCHMARKS.md "Memory"); the parent, which only waits and respawns,
-        # keeps them frozen too (unfreezing there would copy the pages it then scans)
+        # keeps them frozen too (unfreezing there would copy the pages it then scans);
+        # the price: reference cycles in a state a later refresh replaces are never
+        # collected in the parent (a few per respawn, bounded by the respawns)
         gc.collect()
         gc.freeze()
         pid = os.fork()

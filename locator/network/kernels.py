@@ -8,6 +8,10 @@ intervals, the searches of :mod:`locator.network.p2p` and
   ids), for kernels that run Dijkstra-like searches.
 - :class:`WorkPool`: a few reusable per-call work sets (large arrays a kernel writes), so
   no two concurrent calls write the same arrays and a call does not allocate ``O(n)``.
+
+numba's on-disk cache is keyed by the time stamp of the kernel's own file only: the heap
+compiled into the kernels of other files is not checked. After editing this file in a
+checkout that has run the kernels, ``make clean-kernels`` (fresh clones have no cache).
 """
 
 from __future__ import annotations
