@@ -1,24 +1,27 @@
 """Side-by-side benchmark: our engine vs OSRM, Valhalla, pgRouting, Pandana, OSMnx + NetworkX
 and spopt on the same networks, stations, query points and (where the engine allows) speeds.
 
-One command, from the repository root (about 10-15 minutes on 2 shared cores)::
+One command, from the repository root (about 35 minutes on 2 shared cores)::
 
-    /work/venv/bin/python benchmarks/run_all.py
+    make bench-peers        # = .venv/bin/python benchmarks/run_all.py
 
 It first installs missing peers into their own environments (``--no-setup`` skips that):
 OSRM 26.10 and Valhalla 3.9.1 wheels into ``benchmarks/.peers-venv312`` (cp312 only),
 Pandana / igraph / rustworkx / psycopg / spopt / osmnx into the running interpreter, and
 PostgreSQL 15 + pgRouting 3.4 + PostGIS 3.3 from Debian (only when running as root). Then,
-per network, it measures build/preprocessing, nearest station (k=1, k=3), route, service
-circles 5/10/15 with polygon quality, coverage labelling of every node, site suggestions
-(vs the exact spopt MCLP), and the agreement of travel times. Engines run one after the
-other (never in parallel). Writes ``benchmarks/results/peers_<network>.json``,
-``benchmarks/results/peers_summary.json``, ``benchmarks/results/peers_tables.md`` and
-``benchmarks/results/peers_query_time.png``.
+per network (regional, Helsinki, world), it measures build/preprocessing, nearest station
+(k=1, k=3), route, service circles 5/10/15 with polygon quality, coverage labelling of
+every node, site suggestions (vs the exact spopt MCLP), and the agreement of travel
+times. Engines run one after the other (never in parallel). Then the extras of the same
+run (``--extras``, :mod:`benchmarks.issue13`): HTTP against ``osrm-routed`` and
+``valhalla_service``, the streaming OSM build, the memory of a second worker. Writes
+``benchmarks/results/peers_<network>.json``, ``peers_summary.json``, ``peers_tables.md``
+(issue 13's targets first), ``peers_query_time.png``, and the generated part of
+BENCHMARKS.md; exits 2 when a requested peer or extra could not run.
 
-``--quick`` uses few samples (a sanity run in about 2 minutes); ``--networks regional``
-restricts the networks (add ``world`` for the 560k-node scgraph graph, about 10 more
-minutes; OSRM builds only MLD there); ``--engines ours,networkx`` the engines.
+``--quick`` uses few samples and no extras (a sanity run in about 3 minutes);
+``--networks regional`` restricts the networks (OSRM builds only MLD on the world graph);
+``--engines ours,networkx`` the engines; ``--extras ""`` skips the extras.
 """
 
 from __future__ import annotations
