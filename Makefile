@@ -80,6 +80,7 @@ bench: install-test
 NETWORKS ?= regional,helsinki,world
 EXTRAS ?= http,build,memory
 bench-peers: install-test
+	$(PY) -m pip install --quiet -e '.[data]'  # scgraph-data: the world network
 	$(PY) benchmarks/run_all.py --networks $(NETWORKS) --extras "$(EXTRAS)"
 
 ## bench-trips: stations along a trip and rest plans vs OSRM / Valhalla recipes (~4 min)
@@ -94,6 +95,7 @@ bench-http: install-test
 ## bench-build: streaming OSM build of Helsinki, regional and world (560k nodes) vs osmnx:
 ## time and peak memory against size, extrapolated to a province (~3 min)
 bench-build: install-test
+	$(PY) -m pip install --quiet -e '.[data]'  # scgraph-data: the world network
 	$(PY) benchmarks/bench_build.py
 
 # numba caches a kernel by its own file's time stamp only: after editing
