@@ -163,8 +163,6 @@ class RoutingEngine:
             if self._vertex_inside is not None and outline is not None
             else None
         )
-        #: every vertex as lon + i lat: one gather gives both coordinates
-        self._vertex_z = graph.geom_lon + 1j * graph.geom_lat
         self._runs()
         self._length_l = element_view(graph.edge_length_m.astype(np.float64))
         self._times_l = {
@@ -220,7 +218,7 @@ class RoutingEngine:
         first = np.zeros(n_pts, dtype=bool)
         first[offsets[:-1]] = True
         same = np.zeros(n_pts, dtype=bool)
-        same[1:] = self._vertex_z[1:] == self._vertex_z[:-1]
+        same[1:] = (g.geom_lon[1:] == g.geom_lon[:-1]) & (g.geom_lat[1:] == g.geom_lat[:-1])
         keep = ~first & ~same
         edge_of = self.geometry.edge_of_vertex
         self.run_vertices: IntArray = np.flatnonzero(keep).astype(np.int64)

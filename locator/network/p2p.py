@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import dijkstra
 
-from locator.network.kernels import WorkPool, heap_pop, heap_push, jit
+from locator.network.kernels import WorkPool, heap_pop, heap_push, jit, jit_inline
 from locator.network.modegraph import DirectedCsr, ModeGraph
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,48 @@ IntArray = npt.NDArray[np.int64]
 
 #: landmarks per mode graph (two float32 times per node each: 128 bytes a node)
 LANDMARKS = 16
+
+
+def _expand_node(  # noqa: PLR0917 (compiled helper: plain arguments only)
+    ptr: Any,
+    idx: Any,
+    w: Any,
+    u: int,
+    du: float,
+    dist: Any,
+    pnode: Any,
+    ppos: Any,
+    touched: Any,
+    n_touched: int,
+    hkey: Any,
+    hnode: Any,
+    size: int,
+    other: Any,
+    mu: float,
+    meet: int,
+) -> tuple[int, int, float, int]:
+    """One direction's step of :func:`_bidirectional`: relax the edges of ``u`` (settled
+    at ``du``) below the best meeting cost ``mu``, listing newly labelled nodes in
+    ``touched``, and lower ``mu`` where a label meets the ``other`` direction's. Returns
+    the new heap size, touched count, ``mu`` and meeting node."""
+    for p in range(ptr[u], ptr[u + 1]):
+        v = idx[p]
+        nd = du + w[p]
+        if nd < dist[v] and nd < mu:
+            if dist[v] == np.inf:
+                touched[n_touched] = v
+                n_touched += 1
+            dist[v] = nd
+            pnode[v] = u
+            ppos[v] = p
+            size = heap_push(hkey, hnode, size, nd, v)
+            if nd + other[v] < mu:
+                mu = nd + other[v]
+                meet = v
+    return size, n_touched, mu, meet
+
+
+_expand = jit_inline(_expand_node)
 
 
 def _bidirectional(  # noqa: PLR0917 (one compiled loop)
@@ -121,37 +163,17 @@ def _bidirectional(  # noqa: PLR0917 (one compiled loop)
         if top_f <= top_b:
             u = hnode_f[0]
             size_f = heap_pop(hkey_f, hnode_f, size_f)
-            for p in range(f_ptr[u], f_ptr[u + 1]):
-                v = f_idx[p]
-                nd = top_f + f_w[p]
-                if nd < dist_f[v] and nd < mu:
-                    if dist_f[v] == inf:
-                        touched_f[n_tf] = v
-                        n_tf += 1
-                    dist_f[v] = nd
-                    pnode_f[v] = u
-                    ppos_f[v] = p
-                    size_f = heap_push(hkey_f, hnode_f, size_f, nd, v)
-                    if nd + dist_b[v] < mu:
-                        mu = nd + dist_b[v]
-                        meet = v
+            size_f, n_tf, mu, meet = _expand(
+                f_ptr, f_idx, f_w, u, top_f, dist_f, pnode_f, ppos_f, touched_f, n_tf,
+                hkey_f, hnode_f, size_f, dist_b, mu, meet,
+            )  # fmt: skip
         else:
             u = hnode_b[0]
             size_b = heap_pop(hkey_b, hnode_b, size_b)
-            for p in range(b_ptr[u], b_ptr[u + 1]):
-                v = b_idx[p]
-                nd = top_b + b_w[p]
-                if nd < dist_b[v] and nd < mu:
-                    if dist_b[v] == inf:
-                        touched_b[n_tb] = v
-                        n_tb += 1
-                    dist_b[v] = nd
-                    pnode_b[v] = u
-                    ppos_b[v] = p
-                    size_b = heap_push(hkey_b, hnode_b, size_b, nd, v)
-                    if dist_f[v] + nd < mu:
-                        mu = dist_f[v] + nd
-                        meet = v
+            size_b, n_tb, mu, meet = _expand(
+                b_ptr, b_idx, b_w, u, top_b, dist_b, pnode_b, ppos_b, touched_b, n_tb,
+                hkey_b, hnode_b, size_b, dist_f, mu, meet,
+            )  # fmt: skip
     source = -1
     target = -1
     edges = np.empty(0, dtype=np.int64)

@@ -17,7 +17,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from locator import Locator
+from locator import Locator, StationKind
+from locator.analysis.nearest.bounded import bounded_search
 from locator.analysis.regions import AdminUnits
 from locator.errors import LocatorError
 from locator.stations import Station
@@ -46,7 +47,12 @@ def _one(rd: Round, what: int, rng: random.Random, tag: str) -> None:
     if what == 0:
         loc.nearest(lon, lat, kind="driver_station")
     elif what == 1:
-        loc.nearest(lon, lat, kind="driver_station", k=3, services=["rest"])
+        if rng.random() < 0.5:
+            loc.nearest(lon, lat, kind="driver_station", k=3, services=["rest"])
+        else:  # the search of networks too large for the tables: the station attachments
+            # built on first use (each edit's new index builds its own), pooled work sets
+            index = loc._state.index(loc.default_mode, StationKind.driver_station)
+            bounded_search(index.targets, loc.snap(lon, lat), k=3)
     elif what == 2:
         loc.isochrones(lon=lon, lat=lat, minutes=[5, 10])
     elif what == 3:
